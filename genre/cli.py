@@ -1,0 +1,155 @@
+"""The `genre` command: parses arguments, builds a config, calls one library function. No logic here."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from dataclasses import asdict
+from pathlib import Path
+
+from genre import __version__
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.run(args)
+    except (ValueError, FileNotFoundError, FileExistsError) as err:
+        # Bad input is a one-line message naming what is wrong, not a traceback.
+        print(f"genre {args.command}: error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"genre {args.command}: interrupted; run the same command again to resume", file=sys.stderr)
+        return 130
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="genre",
+        description="Music genre classification on the Free Music Archive, benchmarked honestly.",
+    )
+    parser.add_argument("--version", action="version", version=f"genre {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    demo = commands.add_parser("demo", help="generate the FMA-shaped demo set, prepare it, describe it")
+    demo.add_argument(
+        "--out", type=Path, default=Path("genre-demo"), help="folder for everything (default: %(default)s)"
+    )
+    demo.add_argument("--tracks-per-genre", type=int, default=50)
+    demo.add_argument("--seconds", type=float, default=10.0, help="length of each generated clip")
+    _common(demo)
+    demo.set_defaults(run=_run_demo)
+
+    synth = commands.add_parser("synth", help="write an FMA-shaped data set of generated music")
+    synth.add_argument("--out", type=Path, required=True)
+    synth.add_argument("--tracks-per-genre", type=int, default=100)
+    synth.add_argument("--seconds", type=float, default=30.0)
+    synth.add_argument("--sample-rate", type=int, default=44100)
+    synth.add_argument("--channels", type=int, default=2, choices=(1, 2))
+    _common(synth)
+    synth.set_defaults(run=_run_synth)
+
+    prep = commands.add_parser("prepare", help="decode audio, compute features, write TFRecord shards + manifest")
+    source = prep.add_mutually_exclusive_group(required=True)
+    source.add_argument("--fma", type=Path, help="FMA root holding fma_metadata/ and fma_{subset}/")
+    source.add_argument("--folders", type=Path, help="root with one sub-folder of audio files per genre")
+    prep.add_argument("--out", type=Path, required=True)
+    prep.add_argument("--subset", default="small", choices=("small", "medium", "large"))
+    prep.add_argument(
+        "--split",
+        default="official",
+        choices=("official", "random"),
+        help="FMA only: the official artist-filtered split, or the study's seeded stratified 64/16/20",
+    )
+    prep.add_argument("--features", default="raw,mel,handcrafted", help="comma-separated kinds (default: %(default)s)")
+    prep.add_argument("--sample-rate", type=int, default=22050)
+    prep.add_argument("--duration", type=float, default=30.0, help="seconds kept per clip; shorter clips are padded")
+    prep.add_argument("--raw-windows", type=int, default=8)
+    prep.add_argument("--raw-window-length", type=int, default=10000)
+    prep.add_argument("--shard-size", type=int, default=256, help="clips per shard")
+    _common(prep)
+    prep.set_defaults(run=_run_prepare)
+
+    info = commands.add_parser("info", help="describe a prepared data set")
+    info.add_argument("data", type=Path)
+    info.add_argument("--json", action="store_true", help="print the manifest itself")
+    info.set_defaults(run=_run_info)
+    return parser
+
+
+def _common(sub: argparse.ArgumentParser) -> None:
+    sub.add_argument("--seed", type=int, default=0)
+    sub.add_argument("--workers", type=int, default=None, help="processes (default: every core)")
+    sub.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def _run_demo(args) -> int:
+    from genre.demo import DemoConfig, run_demo
+
+    config = DemoConfig(
+        out=args.out,
+        tracks_per_genre=args.tracks_per_genre,
+        seconds=args.seconds,
+        seed=args.seed,
+        workers=args.workers,
+        progress=not args.quiet,
+    )
+    print(run_demo(config))
+    return 0
+
+
+def _run_synth(args) -> int:
+    from genre.synth.dataset import SynthConfig, write_synthetic_fma
+
+    config = SynthConfig(
+        tracks_per_genre=args.tracks_per_genre,
+        seed=args.seed,
+        seconds=args.seconds,
+        sample_rate=args.sample_rate,
+        channels=args.channels,
+        workers=args.workers,
+        progress=not args.quiet,
+    )
+    plan = write_synthetic_fma(args.out, config)
+    print(f"wrote {len(plan)} generated clips ({plan['genre'].nunique()} genres) under {args.out}")
+    return 0
+
+
+def _run_prepare(args) -> int:
+    from genre.data.audio import AudioConfig
+    from genre.data.features import FeatureConfig, RawConfig
+    from genre.data.fma import load_fma_catalog
+    from genre.data.folders import load_folder_catalog
+    from genre.data.info import describe
+    from genre.data.prepare import PrepareConfig, prepare
+
+    if args.fma is not None:
+        catalog = load_fma_catalog(args.fma, subset=args.subset, split=args.split, seed=args.seed)
+    else:
+        catalog = load_folder_catalog(args.folders, seed=args.seed)
+    features = FeatureConfig(
+        kinds=tuple(k.strip() for k in args.features.split(",") if k.strip()),
+        audio=AudioConfig(sample_rate=args.sample_rate, duration=args.duration),
+        raw=RawConfig(window_length=args.raw_window_length, windows=args.raw_windows),
+    )
+    config = PrepareConfig(
+        features=features,
+        shard_size=args.shard_size,
+        seed=args.seed,
+        workers=args.workers,
+        progress=not args.quiet,
+    )
+    manifest = prepare(catalog, args.out, config)
+    print(describe(manifest, args.out))
+    return 0
+
+
+def _run_info(args) -> int:
+    from genre.data.info import describe
+    from genre.data.manifest import read_manifest
+
+    manifest = read_manifest(args.data)
+    print(json.dumps(asdict(manifest), indent=1) if args.json else describe(manifest, args.data))
+    return 0

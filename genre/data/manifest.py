@@ -1,0 +1,88 @@
+"""`DATA/manifest.json`: what a prepared data set holds, and the only index of its shards.
+
+`prepare` writes it last, so its presence means the data set is complete. Everything that
+reads prepared data (pipeline, baselines, reports, `genre info`) starts from `read_manifest`.
+It holds no timings or dates: two preparations with the same inputs and seed are byte-identical.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+
+from genre.data.catalog import SPLITS
+
+MANIFEST_NAME = "manifest.json"
+FORMAT_VERSION = 1
+
+
+class ManifestError(ValueError):
+    """A prepared data set is missing, incomplete or does not match its manifest."""
+
+
+@dataclass(frozen=True)
+class Manifest:
+    format_version: int
+    source: dict
+    synthetic: bool
+    genres: list[str]
+    counts: dict[str, dict[str, int]]  # {split: {genre: clips}}
+    features: dict[str, dict]  # {kind: parameters, shape, dtype, ...}
+    sample_rate: int
+    duration: float
+    seed: int
+    shard_size: int
+    skipped: list[dict]  # {track_id, path, reason}
+    padded: list[dict]  # {track_id, path, seconds}
+    versions: dict[str, str]
+    shards: dict[str, dict[str, list[dict]]]  # {split: {kind: [{file, records, sha256}]}}
+    identity: str  # hash of everything that determines the bytes of the shards
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), indent=1, sort_keys=False) + "\n"
+
+    def clips(self, split: str) -> int:
+        return sum(self.counts.get(split, {}).values())
+
+    def shape(self, kind: str) -> tuple[int, ...]:
+        self.require_kind(kind)
+        return tuple(self.features[kind]["shape"])
+
+    def require_kind(self, kind: str) -> None:
+        if kind not in self.features:
+            raise ManifestError(f"this data set has no {kind!r} features; it has {sorted(self.features)}")
+
+    def require_split(self, split: str) -> None:
+        if split not in SPLITS:
+            raise ManifestError(f"unknown split {split!r}; valid splits are {list(SPLITS)}")
+
+
+def read_manifest(data_dir: str | Path) -> Manifest:
+    path = Path(data_dir) / MANIFEST_NAME
+    if not path.is_file():
+        partial = " (an interrupted preparation is there: run the same prepare command to finish it)"
+        hint = partial if (Path(data_dir) / ".partial").is_dir() else ""
+        raise ManifestError(f"{path}: no manifest; {data_dir} is not a prepared data set{hint}")
+    try:
+        raw = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise ManifestError(f"{path}: not valid JSON ({err})") from err
+    names = [f.name for f in fields(Manifest)]
+    missing = [n for n in names if n not in raw]
+    if missing:
+        raise ManifestError(f"{path}: missing field(s) {missing}")
+    if raw["format_version"] != FORMAT_VERSION:
+        raise ManifestError(
+            f"{path}: format_version {raw['format_version']} is not the supported {FORMAT_VERSION}; prepare it again"
+        )
+    return Manifest(**{n: raw[n] for n in names})
+
+
+def sha256_file(path: str | Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()

@@ -1,0 +1,366 @@
+"""`prepare`: a catalog in, sharded TFRecords and a manifest out; parallel, resumable, reproducible.
+
+The catalog's clips are split into shards (per split, a seeded permutation cut into pieces of
+`shard_size`). Worker processes decode clips and compute every requested feature kind (see
+`genre.data.features`); this process receives the results in plan order and writes one TFRecord
+file per shard and kind. A finished shard is renamed into place and recorded in
+`DATA/.partial/`; a killed run resumes from there, skipping finished shards, and because every
+byte depends only on the inputs and the seed, the result equals an uninterrupted run. The
+manifest is written last, so it exists only for a complete data set.
+
+A clip that cannot be used (missing, empty, undecodable, too short, silent) is skipped and
+listed in the manifest with its reason; nothing else is lost.
+"""
+
+from __future__ import annotations
+
+import collections
+import concurrent.futures as cf
+import hashlib
+import json
+import multiprocessing
+import os
+import platform
+import shutil
+import sys
+import time
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from genre.data.audio import ClipError, load_clip
+from genre.data.catalog import SPLITS, Catalog
+from genre.data.features import FeatureConfig, compute_features
+from genre.data.manifest import FORMAT_VERSION, MANIFEST_NAME, Manifest, ManifestError, sha256_file
+from genre.data.records import encode_example
+
+PARTIAL_DIR = ".partial"
+
+
+@dataclass(frozen=True)
+class PrepareConfig:
+    features: FeatureConfig = field(default_factory=FeatureConfig)
+    shard_size: int = 256  # clips per shard
+    seed: int = 0
+    workers: int | None = None  # processes; None: every core this process may use; 1: in this process
+    progress: bool = True
+
+    def __post_init__(self) -> None:
+        if self.shard_size < 1:
+            raise ValueError(f"shard_size must be at least 1, got {self.shard_size}")
+        if self.workers is not None and self.workers < 1:
+            raise ValueError(f"workers must be at least 1, got {self.workers}")
+
+
+@dataclass(frozen=True)
+class ShardPlan:
+    split: str
+    index: int
+    count: int
+    rows: tuple[tuple[int, str, int], ...]  # (track_id, path, label)
+
+    @property
+    def key(self) -> str:
+        return f"{self.split}-{self.index:05d}"
+
+    def file(self, kind: str) -> str:
+        return f"{self.split}/{kind}-{self.index:05d}-of-{self.count:05d}.tfrecord"
+
+
+@dataclass(frozen=True)
+class ClipResult:
+    track_id: int
+    features: dict[str, np.ndarray] | None
+    seconds: float = 0.0
+    reason: str = ""
+
+
+def plan_shards(catalog: Catalog, shard_size: int, seed: int) -> list[ShardPlan]:
+    plans = []
+    tracks = catalog.tracks.sort_values("track_id")
+    for split_index, split in enumerate(SPLITS):
+        part = tracks[tracks["split"] == split]
+        if part.empty:
+            continue
+        # A seeded order, so a shuffle buffer reading a few shards sees every genre.
+        order = np.random.default_rng([seed, split_index]).permutation(len(part))
+        rows = [
+            (int(part["track_id"].iat[i]), str(part["path"].iat[i]), catalog.label(part["genre"].iat[i])) for i in order
+        ]
+        count = -(-len(rows) // shard_size)
+        for index, chunk in enumerate(np.array_split(np.arange(len(rows)), count)):
+            plans.append(ShardPlan(split, index, count, tuple(rows[i] for i in chunk)))
+    return plans
+
+
+def process_clip(task: tuple[int, str], config: FeatureConfig) -> ClipResult:
+    """Decode and featurise one clip; any failure becomes a skip reason, never an exception."""
+    track_id, path = task
+    try:
+        clip = load_clip(path, config.audio)
+        return ClipResult(track_id, compute_features(clip, config), clip.seconds)
+    except ClipError as err:
+        return ClipResult(track_id, None, reason=str(err))
+    except Exception as err:  # a bad clip must not end a long run: it is recorded and counted instead
+        return ClipResult(track_id, None, reason=f"feature extraction failed: {type(err).__name__}: {err}")
+
+
+def prepare(catalog: Catalog, out: str | Path, config: PrepareConfig = PrepareConfig()) -> Manifest:
+    out = Path(out)
+    plans = plan_shards(catalog, config.shard_size, config.seed)
+    identity = _identity(catalog, config, plans)
+    existing = _check_out_dir(out, identity)
+    if existing is not None:
+        _log(config, f"{out} already holds this prepared data set; nothing to do")
+        return existing
+
+    partial = out / PARTIAL_DIR
+    partial.mkdir(parents=True, exist_ok=True)
+    (partial / "identity").write_text(identity)
+    done = {p.key: m for p in plans if (m := _finished_shard(out, p)) is not None}
+    todo = [p for p in plans if p.key not in done]
+    total = sum(len(p.rows) for p in todo)
+    if done:
+        _log(config, f"resuming: {len(done)} of {len(plans)} shards already done, {total} clips to go")
+
+    started = time.perf_counter()
+    tasks = [(track_id, path) for plan in todo for track_id, path, _ in plan.rows]
+    results = _ordered_map(process_clip, tasks, config)
+    progress = _progress_bar(total, config)
+    skipped_now = 0
+    try:
+        for plan in todo:
+            marker = _write_shard(out, plan, catalog, config, results, progress)
+            skipped_now += len(marker["skipped"])
+            progress.set_postfix(skipped=skipped_now, refresh=False)
+            done[plan.key] = marker
+    finally:
+        progress.close()
+        results.close()
+    elapsed = time.perf_counter() - started
+
+    manifest = _build_manifest(catalog, config, plans, done, identity)
+    tmp = out / (MANIFEST_NAME + ".tmp")
+    tmp.write_text(manifest.to_json())
+    tmp.replace(out / MANIFEST_NAME)
+    shutil.rmtree(partial)
+    _log(config, _summary(manifest, total, elapsed))
+    return manifest
+
+
+def _write_shard(out, plan, catalog, config, results, progress) -> dict:
+    import tensorflow as tf
+
+    kinds = config.features.kinds
+    (out / plan.split).mkdir(parents=True, exist_ok=True)
+    tmp_paths = {k: out / (plan.file(k) + ".tmp") for k in kinds}
+    writers = {k: tf.io.TFRecordWriter(str(p)) for k, p in tmp_paths.items()}
+    skipped, padded, labels = [], [], collections.Counter()
+    tolerance = config.features.audio.duration - config.features.audio.pad_tolerance
+    try:
+        for track_id, path, label in plan.rows:
+            result = next(results)
+            assert result.track_id == track_id, "results arrive in plan order"
+            progress.update(1)
+            if result.features is None:
+                skipped.append({"track_id": track_id, "path": path, "reason": result.reason})
+                continue
+            if result.seconds < tolerance:
+                padded.append({"track_id": track_id, "path": path, "seconds": round(result.seconds, 3)})
+            for kind in kinds:
+                writers[kind].write(
+                    encode_example(kind, result.features[kind], track_id=track_id, label=label, seconds=result.seconds)
+                )
+            labels[catalog.genres[label]] += 1
+    finally:
+        for writer in writers.values():
+            writer.close()
+    files = {}
+    for kind, tmp in tmp_paths.items():
+        final = out / plan.file(kind)
+        tmp.replace(final)
+        files[kind] = {"file": plan.file(kind), "records": labels.total(), "sha256": sha256_file(final)}
+    marker = {
+        "files": files,
+        "labels": dict(sorted(labels.items())),
+        "skipped": skipped,
+        "padded": padded,
+    }
+    tmp_marker = out / PARTIAL_DIR / f"{plan.key}.json.tmp"
+    tmp_marker.write_text(json.dumps(marker))
+    tmp_marker.replace(out / PARTIAL_DIR / f"{plan.key}.json")
+    return marker
+
+
+def _finished_shard(out: Path, plan: ShardPlan) -> dict | None:
+    """The marker of a shard finished by an earlier run, if its files are intact."""
+    marker_path = out / PARTIAL_DIR / f"{plan.key}.json"
+    if not marker_path.is_file():
+        return None
+    marker = json.loads(marker_path.read_text())
+    for entry in marker["files"].values():
+        path = out / entry["file"]
+        if not path.is_file() or sha256_file(path) != entry["sha256"]:
+            return None
+    return marker
+
+
+def _check_out_dir(out: Path, identity: str) -> Manifest | None:
+    """The finished manifest when `out` already holds exactly this data set; an error when it holds another."""
+    from genre.data.manifest import read_manifest
+
+    if (out / MANIFEST_NAME).is_file():
+        manifest = read_manifest(out)
+        if manifest.identity == identity:
+            return manifest
+        raise ManifestError(
+            f"{out} already holds a data set prepared from other inputs or settings; choose another --out"
+        )
+    identity_file = out / PARTIAL_DIR / "identity"
+    if identity_file.is_file():
+        if identity_file.read_text() != identity:
+            raise ManifestError(
+                f"{out} holds an interrupted preparation with other inputs or settings; "
+                f"rerun that command to finish it, or remove {out}"
+            )
+        return None
+    if out.exists() and any(out.iterdir()):
+        raise ManifestError(f"{out} exists and is not empty; prepare writes into a new or empty folder")
+    return None
+
+
+def _identity(catalog: Catalog, config: PrepareConfig, plans: list[ShardPlan]) -> str:
+    blob = json.dumps(
+        {
+            "format_version": FORMAT_VERSION,
+            "features": config.features.describe(),
+            "audio": asdict(config.features.audio),
+            "seed": config.seed,
+            "shard_size": config.shard_size,
+            "source": catalog.source,
+            "genres": catalog.genres,
+            "plans": [[p.split, p.index, p.count, p.rows] for p in plans],
+        },
+        sort_keys=True,
+    )
+    return hashlib.sha256(blob.encode()).hexdigest()
+
+
+def _build_manifest(catalog, config, plans, done, identity) -> Manifest:
+    counts = {s: {g: 0 for g in catalog.genres} for s in SPLITS if any(p.split == s for p in plans)}
+    shards: dict[str, dict[str, list]] = {s: {k: [] for k in config.features.kinds} for s in counts}
+    skipped = [s.as_dict() for s in catalog.skipped]
+    padded = []
+    for plan in plans:
+        marker = done[plan.key]
+        for genre, n in marker["labels"].items():
+            counts[plan.split][genre] += n
+        for kind in config.features.kinds:
+            shards[plan.split][kind].append(marker["files"][kind])
+        skipped += marker["skipped"]
+        padded += marker["padded"]
+    audio = config.features.audio
+    return Manifest(
+        format_version=FORMAT_VERSION,
+        source=catalog.source,
+        synthetic=catalog.synthetic,
+        genres=list(catalog.genres),
+        counts=counts,
+        features=config.features.describe(),
+        sample_rate=audio.sample_rate,
+        duration=audio.duration,
+        seed=config.seed,
+        shard_size=config.shard_size,
+        skipped=sorted(skipped, key=lambda s: s["track_id"]),
+        padded=sorted(padded, key=lambda s: s["track_id"]),
+        versions=_versions(),
+        shards=shards,
+        identity=identity,
+    )
+
+
+def _versions() -> dict[str, str]:
+    import importlib.metadata as md
+
+    import soundfile
+
+    versions = {"python": platform.python_version(), "libsndfile": soundfile.__libsndfile_version__}
+    for package in (
+        "genre",
+        "numpy",
+        "librosa",
+        "soundfile",
+        "soxr",
+        "tensorflow-cpu",
+        "tensorflow",
+        "pandas",
+    ):
+        try:
+            versions[package] = md.version(package)
+        except md.PackageNotFoundError:
+            continue
+    return versions
+
+
+def _ordered_map(
+    fn: Callable[..., ClipResult], tasks: list[tuple[int, str]], config: PrepareConfig
+) -> Iterator[ClipResult]:
+    """fn over tasks, results in task order; in worker processes unless one worker is asked for."""
+    workers = config.workers or _usable_cores()
+    if workers == 1 or len(tasks) <= 1:
+        return (fn(t, config.features) for t in tasks)
+    return _pool_map(fn, tasks, config.features, workers)
+
+
+def _pool_map(fn, tasks: Iterable, features: FeatureConfig, workers: int) -> Iterator[ClipResult]:
+    # spawn: this process has TensorFlow loaded, whose threads make fork unsafe.
+    context = multiprocessing.get_context("spawn")
+    with cf.ProcessPoolExecutor(workers, mp_context=context) as pool:
+        pending: collections.deque[cf.Future] = collections.deque()
+        task_iter = iter(tasks)
+        try:
+            for task in task_iter:  # keep a bounded window of clips in flight
+                pending.append(pool.submit(fn, task, features))
+                if len(pending) >= 4 * workers:
+                    yield pending.popleft().result()
+            while pending:
+                yield pending.popleft().result()
+        finally:
+            for future in pending:
+                future.cancel()
+
+
+def _usable_cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on every platform
+        return os.cpu_count() or 1
+
+
+def _progress_bar(total: int, config: PrepareConfig):
+    from tqdm import tqdm
+
+    return tqdm(total=total, unit="clip", desc="prepare", disable=not config.progress, file=sys.stderr, smoothing=0.1)
+
+
+def _log(config: PrepareConfig, message: str) -> None:
+    if config.progress:
+        print(message, file=sys.stderr)
+
+
+def _summary(manifest: Manifest, processed: int, elapsed: float) -> str:
+    per_split = ", ".join(f"{s} {manifest.clips(s)}" for s in manifest.counts)
+    reasons = collections.Counter(_reason_kind(s["reason"]) for s in manifest.skipped)
+    lines = [
+        f"prepared {sum(manifest.clips(s) for s in manifest.counts)} clips ({per_split}); "
+        f"processed {processed} in {elapsed:.1f} s ({processed / max(elapsed, 1e-9):.1f} clips/s)",
+        f"skipped {len(manifest.skipped)}" + (f": {dict(reasons)}" if reasons else ""),
+        f"padded {len(manifest.padded)} (shorter than {manifest.duration:g} s by more than the tolerance)",
+    ]
+    return "\n".join(lines)
+
+
+def _reason_kind(reason: str) -> str:
+    return reason.split(":")[0]

@@ -1,0 +1,227 @@
+"""`genre synth`: writes a small FMA-shaped data set of generated music, read by the real FMA loader.
+
+    OUT/fma_metadata/tracks.csv   FMA's 3-row header; the columns the loader reads, and a few more
+    OUT/fma_metadata/genres.csv   the 8 top-level genres of fma_small with their FMA ids
+    OUT/fma_small/NNN/NNNNNN.mp3  real MP3 files (libsndfile's encoder)
+    OUT/SYNTHETIC.json            marks the tree as generated; every manifest made from it says so
+
+Tracks belong to artists (each artist keeps one style, see `genre.synth.music`), and the split
+is artist-filtered 80/10/10 per genre like FMA's official one, so an artist's habits cannot leak
+from training into test. Every track is rendered from its own seed, so the tree is the same for
+the same seed whatever the number of processes, and an interrupted run resumes where it stopped.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import json
+import multiprocessing
+import os
+import sys
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from genre.data.catalog import SYNTHETIC_MARKER
+from genre.data.fma import audio_path
+from genre.synth.music import GENRES, draw_artist_style, render_track
+
+# fma_small's genres and their ids in FMA's genres.csv.
+FMA_GENRE_IDS = {
+    "Hip-Hop": 21,
+    "Pop": 10,
+    "Folk": 17,
+    "Experimental": 38,
+    "Rock": 12,
+    "International": 2,
+    "Electronic": 15,
+    "Instrumental": 1235,
+}
+SPLIT_FRACTIONS = {"test": 0.1, "validation": 0.1}  # the rest is training, as in FMA's official split
+
+
+@dataclass(frozen=True)
+class SynthConfig:
+    tracks_per_genre: int = 100
+    seed: int = 0
+    seconds: float = 30.0
+    sample_rate: int = 44100
+    channels: int = 2
+    max_tracks_per_artist: int = 6
+    workers: int | None = None  # processes; None: every core; 1: in this process
+    progress: bool = True
+
+    def __post_init__(self) -> None:
+        if self.tracks_per_genre < 1:
+            raise ValueError(f"tracks_per_genre must be at least 1, got {self.tracks_per_genre}")
+        if self.seconds <= 0 or self.sample_rate < 8000 or self.channels not in (1, 2):
+            raise ValueError(
+                f"need seconds > 0, sample_rate >= 8000 and channels 1 or 2; got {self.seconds}, "
+                f"{self.sample_rate}, {self.channels}"
+            )
+
+
+def plan_tracks(config: SynthConfig) -> pd.DataFrame:
+    """One row per track: track_id, genre, artist_id, split; a pure function of the config."""
+    rng = np.random.default_rng([config.seed, 0])
+    rows = []
+    artist_id = 0
+    for genre in GENRES:
+        # No artist larger than a test or validation share, so whole artists can fill each share.
+        cap = max(1, min(config.max_tracks_per_artist, round(SPLIT_FRACTIONS["test"] * config.tracks_per_genre)))
+        sizes = []
+        while sum(sizes) < config.tracks_per_genre:
+            sizes.append(int(min(rng.integers(1, cap + 1), config.tracks_per_genre - sum(sizes))))
+        splits = _artist_split(sizes, rng)
+        for size, split in zip(sizes, splits, strict=True):
+            artist_id += 1
+            rows += [{"genre": genre, "artist_id": artist_id, "split": split}] * size
+    frame = pd.DataFrame(rows).iloc[rng.permutation(len(rows))].reset_index(drop=True)
+    # Sparse, increasing ids like FMA's, spread over several NNN folders.
+    frame.insert(0, "track_id", 1 + np.cumsum(rng.integers(1, 80, size=len(frame))))
+    return frame
+
+
+def _artist_split(sizes: list[int], rng: np.random.Generator) -> list[str]:
+    """Whole artists, in random order, go to test then validation while they fit each one's share."""
+    total = sum(sizes)
+    splits = ["training"] * len(sizes)
+    order = rng.permutation(len(sizes))
+    for split, fraction in SPLIT_FRACTIONS.items():
+        quota = max(1, round(fraction * total)) if total >= 3 else 0
+        filled = 0
+        for i in order:
+            if splits[i] == "training" and filled + sizes[i] <= quota:
+                splits[i] = split
+                filled += sizes[i]
+    return splits
+
+
+def write_synthetic_fma(out: str | Path, config: SynthConfig = SynthConfig()) -> pd.DataFrame:
+    out = Path(out)
+    plan = plan_tracks(config)
+    marker = out / SYNTHETIC_MARKER
+    recorded = {k: v for k, v in asdict(config).items() if k not in ("workers", "progress")}
+    if marker.is_file():
+        if json.loads(marker.read_text()).get("config") != recorded:
+            raise FileExistsError(
+                f"{out} holds a synthetic data set made with other settings ({marker}); choose another --out"
+            )
+    elif out.exists() and any(out.iterdir()):
+        raise FileExistsError(f"{out} exists and is not empty; synth writes into a new or empty folder")
+    out.mkdir(parents=True, exist_ok=True)
+    marker.write_text(
+        json.dumps(
+            {
+                "generator": "genre synth",
+                "note": "Generated music. Results on it say nothing about real music.",
+                "config": recorded,
+            },
+            indent=1,
+        )
+        + "\n"
+    )
+    _write_metadata(out, plan, config)
+    todo = [
+        (int(r.track_id), r.genre, int(r.artist_id))
+        for r in plan.itertuples()
+        if not audio_path(out, "small", int(r.track_id)).is_file()
+    ]
+    _render_all(out, todo, config)
+    return plan
+
+
+def _write_metadata(out: Path, plan: pd.DataFrame, config: SynthConfig) -> None:
+    meta = out / "fma_metadata"
+    meta.mkdir(exist_ok=True)
+    columns = pd.MultiIndex.from_tuples(
+        [
+            ("album", "id"),
+            ("album", "title"),
+            ("artist", "id"),
+            ("artist", "name"),
+            ("set", "split"),
+            ("set", "subset"),
+            ("track", "bit_rate"),
+            ("track", "duration"),
+            ("track", "genre_top"),
+            ("track", "genres"),
+            ("track", "genres_all"),
+            ("track", "license"),
+            ("track", "title"),
+        ]
+    )
+    ids = [FMA_GENRE_IDS[g] for g in plan["genre"]]
+    tracks = pd.DataFrame(
+        {
+            ("album", "id"): plan["artist_id"],
+            ("album", "title"): [f"Synthetic album {a}" for a in plan["artist_id"]],
+            ("artist", "id"): plan["artist_id"],
+            ("artist", "name"): [f"Synthetic artist {a}" for a in plan["artist_id"]],
+            ("set", "split"): plan["split"],
+            ("set", "subset"): "small",
+            ("track", "bit_rate"): 0,
+            ("track", "duration"): round(config.seconds),
+            ("track", "genre_top"): plan["genre"],
+            ("track", "genres"): [f"[{i}]" for i in ids],
+            ("track", "genres_all"): [f"[{i}]" for i in ids],
+            ("track", "license"): "generated by genre synth",
+            ("track", "title"): [
+                f"Synthetic {g} track {t}" for g, t in zip(plan["genre"], plan["track_id"], strict=True)
+            ],
+        },
+        columns=columns,
+    )
+    tracks.index = pd.Index(plan["track_id"], name="track_id")
+    tracks.to_csv(meta / "tracks.csv")
+    counts = plan["genre"].value_counts()
+    genres = pd.DataFrame(
+        {
+            "genre_id": list(FMA_GENRE_IDS.values()),
+            "#tracks": [int(counts.get(g, 0)) for g in FMA_GENRE_IDS],
+            "parent": 0,
+            "title": list(FMA_GENRE_IDS),
+            "top_level": list(FMA_GENRE_IDS.values()),
+        }
+    ).sort_values("genre_id")
+    genres.to_csv(meta / "genres.csv", index=False)
+
+
+def render_to_file(task: tuple[int, str, int], out: Path, config: SynthConfig) -> int:
+    import soundfile as sf
+
+    track_id, genre, artist_id = task
+    style = draw_artist_style(genre, np.random.default_rng([config.seed, 2, artist_id]))
+    audio = render_track(
+        style,
+        np.random.default_rng([config.seed, 1, track_id]),
+        seconds=config.seconds,
+        sample_rate=config.sample_rate,
+        channels=config.channels,
+    )
+    path = audio_path(out, "small", track_id)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp.mp3")
+    sf.write(tmp, audio, config.sample_rate, format="MP3")
+    tmp.replace(path)  # a file under its final name is always complete
+    return track_id
+
+
+def _render_all(out: Path, todo: list[tuple[int, str, int]], config: SynthConfig) -> None:
+    from tqdm import tqdm
+
+    workers = config.workers or len(os.sched_getaffinity(0))
+    with tqdm(total=len(todo), unit="clip", desc="synth", disable=not config.progress, file=sys.stderr) as bar:
+        if workers == 1 or len(todo) <= 1:
+            for task in todo:
+                render_to_file(task, out, config)
+                bar.update(1)
+            return
+        context = multiprocessing.get_context("spawn")
+        with cf.ProcessPoolExecutor(workers, mp_context=context) as pool:
+            futures = [pool.submit(render_to_file, task, out, config) for task in todo]
+            for future in cf.as_completed(futures):
+                future.result()
+                bar.update(1)

@@ -1,0 +1,86 @@
+"""Shared fixtures: a tiny generated FMA tree and its prepared shards, made once per test session.
+
+Keras writes `~/.keras/keras.json` on first import, so KERAS_HOME points into a temporary folder
+before anything imports it (tox sets it too). The Keras backend comes from KERAS_BACKEND (tox).
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+os.environ.setdefault("KERAS_HOME", tempfile.mkdtemp(prefix="keras-home-"))
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import pytest
+
+from genre.data.audio import AudioConfig
+from genre.data.features import FeatureConfig, RawConfig
+from genre.data.prepare import PrepareConfig
+from genre.synth.dataset import SynthConfig
+
+SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+FMA_SAMPLE = SHARED_DATA / "fma_sample"
+REAL_MP3 = FMA_SAMPLE / "fma_small" / "000" / "000002.mp3"
+
+TINY_SYNTH = SynthConfig(
+    tracks_per_genre=4, seed=7, seconds=3.0, sample_rate=22050, channels=1, workers=1, progress=False
+)
+
+
+def tiny_features(**kinds) -> FeatureConfig:
+    """Features sized for 3 s clips, so end-to-end tests take seconds."""
+    return FeatureConfig(
+        audio=AudioConfig(duration=3.0, pad_tolerance=0.5),
+        raw=RawConfig(window_length=2000, windows=3),
+        **kinds,
+    )
+
+
+def tiny_prepare(**overrides) -> PrepareConfig:
+    return PrepareConfig(
+        **{
+            "features": tiny_features(),
+            "shard_size": 4,
+            "seed": 3,
+            "workers": 1,
+            "progress": False,
+            **overrides,
+        }
+    )
+
+
+@pytest.fixture(scope="session")
+def synth_root(tmp_path_factory) -> Path:
+    from genre.synth.dataset import write_synthetic_fma
+
+    root = tmp_path_factory.mktemp("synth") / "fma"
+    write_synthetic_fma(root, TINY_SYNTH)
+    return root
+
+
+@pytest.fixture(scope="session")
+def prepared(tmp_path_factory, synth_root) -> Path:
+    from genre.data.fma import load_fma_catalog
+    from genre.data.prepare import prepare
+
+    out = tmp_path_factory.mktemp("prepared") / "data"
+    prepare(load_fma_catalog(synth_root), out, tiny_prepare())
+    return out
+
+
+BACKEND_MARKERS = {"requires_jax_backend": "jax", "requires_tensorflow_backend": "tensorflow"}
+
+
+def pytest_collection_modifyitems(config, items) -> None:
+    """Tests for one backend only are skipped, visibly and with the reason, under the other."""
+    backend = os.environ.get("KERAS_BACKEND", "tensorflow")
+    for item in items:
+        for marker, wanted in BACKEND_MARKERS.items():
+            if item.get_closest_marker(marker) and backend != wanted:
+                item.add_marker(pytest.mark.skip(reason=f"needs KERAS_BACKEND={wanted}, running {backend}"))
+
+
+def pytest_report_header(config) -> str:
+    return f"KERAS_BACKEND={os.environ.get('KERAS_BACKEND', '(unset: keras default)')}; shared data at {SHARED_DATA}"

@@ -1,0 +1,119 @@
+"""The tf.data reader: round trips, cardinality, shuffling, integrity, and use by model.fit."""
+
+from __future__ import annotations
+
+import shutil
+
+import numpy as np
+import pytest
+
+from genre.data.audio import load_clip
+from genre.data.features import compute_features, decode_mel, decode_raw
+from genre.data.fma import load_fma_catalog
+from genre.data.manifest import ManifestError, read_manifest
+from genre.data.pipeline import load_arrays, make_dataset, model_input_shape
+from tests.conftest import tiny_features
+
+
+@pytest.mark.parametrize("kind", ["raw", "mel", "handcrafted"])
+def test_every_feature_round_trips_through_tfrecords(prepared, synth_root, kind):
+    x, y, ids = load_arrays(prepared, "test", kind)
+    manifest = read_manifest(prepared)
+    catalog = load_fma_catalog(synth_root).tracks.set_index("track_id")
+    assert len(x) == len(y) == len(ids) == manifest.clips("test")
+    config = tiny_features()
+    for i in range(len(ids)):
+        row = catalog.loc[int(ids[i])]
+        assert manifest.genres[y[i]] == row["genre"]
+        stored = compute_features(load_clip(row["path"], config.audio), config)[kind]
+        expected = {"raw": decode_raw, "mel": decode_mel, "handcrafted": lambda v: v}[kind](stored)
+        np.testing.assert_array_equal(x[i].reshape(expected.shape), expected)
+
+
+def test_shapes_and_known_cardinality(prepared):
+    manifest = read_manifest(prepared)
+    n_train = manifest.clips("train")
+    for kind, windows, examples in [
+        ("raw", "flat", n_train * 3),
+        ("raw", "clip", n_train),
+        ("mel", "flat", n_train),
+        ("handcrafted", "flat", n_train),
+    ]:
+        ds = make_dataset(prepared, "train", kind, batch_size=5, windows=windows)
+        assert int(ds.cardinality()) == -(-examples // 5)
+        x, y = next(iter(ds))
+        assert tuple(x.shape[1:]) == model_input_shape(manifest, kind, windows)
+        assert x.dtype.name == "float32" and y.dtype.name == "int32"
+        assert sum(int(b[1].shape[0]) for b in ds) == examples
+
+
+def test_raw_flat_windows_keep_their_clip_label(prepared):
+    ds = make_dataset(prepared, "validation", "raw", batch_size=100, with_track_id=True)
+    _, y, ids = next(iter(ds))
+    by_track = {}
+    for label, track in zip(y.numpy(), ids.numpy(), strict=True):
+        by_track.setdefault(track, set()).add(label)
+    assert all(len(labels) == 1 for labels in by_track.values())
+    assert all(list(ids.numpy()).count(t) == 3 for t in by_track)
+
+
+def test_training_order_is_shuffled_by_the_seed_and_evaluation_order_is_fixed(prepared):
+    def order(**kwargs):
+        ds = make_dataset(prepared, "train", "handcrafted", batch_size=64, with_track_id=True, **kwargs)
+        return [int(t) for _, _, ids in ds for t in ids]
+
+    assert order(training=True, seed=1) == order(training=True, seed=1)
+    assert order(training=True, seed=1) != order(training=True, seed=2)
+    assert order(training=False) == order(training=False)
+    assert sorted(order(training=True, seed=1)) == sorted(order(training=False))
+
+
+def test_a_corrupt_shard_is_an_error_naming_it(tmp_path, prepared):
+    copy = tmp_path / "data"
+    shutil.copytree(prepared, copy)
+    shard = copy / read_manifest(copy).shards["train"]["mel"][0]["file"]
+    data = bytearray(shard.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    shard.write_bytes(bytes(data))
+    with pytest.raises(ManifestError, match=str(shard)):
+        make_dataset(copy, "train", "mel")
+    shard.unlink()
+    with pytest.raises(ManifestError, match="missing"):
+        make_dataset(copy, "train", "mel")
+
+
+def test_unknown_split_or_kind_lists_the_valid_ones(prepared):
+    with pytest.raises(ManifestError, match="valid splits"):
+        make_dataset(prepared, "training", "mel")
+    with pytest.raises(ManifestError, match="has no 'spectrogram' features"):
+        make_dataset(prepared, "train", "spectrogram")
+    with pytest.raises(ManifestError, match="no manifest"):
+        make_dataset(prepared / "nowhere", "train", "mel")
+
+
+def test_model_fit_consumes_the_pipeline_on_this_backend(prepared):
+    import keras
+
+    manifest = read_manifest(prepared)
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential(
+        [
+            keras.Input(model_input_shape(manifest, "handcrafted")),
+            keras.layers.Normalization(),
+            keras.layers.Dense(len(manifest.genres), activation="softmax"),
+        ]
+    )
+    x_train, _, _ = load_arrays(prepared, "train")
+    model.layers[0].adapt(x_train)
+    model.compile(optimizer=keras.optimizers.Adam(0.05), loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    train = make_dataset(prepared, "train", "handcrafted", batch_size=8)
+    history = model.fit(
+        train,
+        validation_data=make_dataset(prepared, "validation", "handcrafted"),
+        epochs=15,
+        shuffle=False,
+        verbose=0,
+    )
+    assert len(history.history["loss"]) == 15
+    assert history.history["loss"][-1] < history.history["loss"][0]
+    assert history.history["accuracy"][-1] > 0.5  # 16 clips, 351 features: it can fit the training set

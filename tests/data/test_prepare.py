@@ -1,0 +1,191 @@
+"""prepare end to end: manifest, bad input, reproducibility, parallelism and resumption."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from genre.data.fma import load_fma_catalog
+from genre.data.manifest import ManifestError, read_manifest, sha256_file
+from genre.data.prepare import PARTIAL_DIR, prepare
+from tests.conftest import FMA_SAMPLE, REAL_MP3, tiny_prepare
+
+
+def _tree_bytes(root: Path) -> dict[str, str]:
+    return {str(p.relative_to(root)): sha256_file(p) for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+def test_manifest_describes_the_data_set(prepared, synth_root):
+    m = read_manifest(prepared)
+    assert m.synthetic is True
+    assert m.source == {"kind": "fma", "root": str(synth_root), "subset": "small", "split": "official"}
+    assert m.genres == sorted(m.genres) and len(m.genres) == 8
+    assert sum(m.clips(s) for s in m.counts) == 32
+    assert m.counts["train"]["Rock"] == 2 and m.counts["test"]["Rock"] == 1
+    assert m.sample_rate == 22050 and m.seed == 3
+    assert m.features["raw"]["shape"] == [3, 2000]
+    assert m.features["mel"]["shape"] == [224, 224] and m.features["mel"]["dtype"] == "uint8"
+    assert len(m.features["handcrafted"]["names"]) == m.features["handcrafted"]["shape"][0]
+    assert {"numpy", "librosa", "soundfile", "python"} <= set(m.versions)
+    assert m.skipped == [] and m.padded == []
+    for split, kinds in m.shards.items():
+        assert set(kinds) == {"raw", "mel", "handcrafted"}
+        for entries in kinds.values():
+            assert sum(e["records"] for e in entries) == m.clips(split)
+            for e in entries:
+                assert sha256_file(prepared / e["file"]) == e["sha256"]
+    assert not (prepared / PARTIAL_DIR).exists()
+
+
+def test_same_seed_same_bytes_and_workers_do_not_matter(tmp_path, prepared, synth_root):
+    again = tmp_path / "again"
+    prepare(load_fma_catalog(synth_root), again, tiny_prepare(workers=2))
+    assert _tree_bytes(again) == _tree_bytes(prepared)
+
+
+def test_another_seed_reorders_the_shards(tmp_path, prepared, synth_root):
+    other = tmp_path / "other"
+    prepare(load_fma_catalog(synth_root), other, tiny_prepare(seed=4, features=tiny_prepare().features))
+    assert read_manifest(other).counts == read_manifest(prepared).counts
+    assert _tree_bytes(other) != _tree_bytes(prepared)
+
+
+def test_rerun_on_a_finished_data_set_does_nothing_and_other_settings_are_refused(prepared, synth_root):
+    before = _tree_bytes(prepared)
+    prepare(load_fma_catalog(synth_root), prepared, tiny_prepare())
+    assert _tree_bytes(prepared) == before
+    with pytest.raises(ManifestError, match="other inputs or settings"):
+        prepare(load_fma_catalog(synth_root), prepared, tiny_prepare(shard_size=5))
+
+
+def test_refuses_a_non_empty_folder_that_is_not_a_data_set(tmp_path, synth_root):
+    (tmp_path / "notes.txt").write_text("mine")
+    with pytest.raises(ManifestError, match="not empty"):
+        prepare(load_fma_catalog(synth_root), tmp_path, tiny_prepare())
+
+
+def _broken_fma_tree(tmp_path: Path, synth_root: Path) -> tuple[Path, dict[int, str]]:
+    """The synthetic tree with one bad file of each kind, and the reason each must be skipped with."""
+    root = tmp_path / "broken"
+    shutil.copytree(synth_root, root)
+    catalog = load_fma_catalog(root)
+    ids = catalog.tracks["track_id"].tolist()
+    paths = dict(zip(catalog.tracks["track_id"], catalog.tracks["path"], strict=True))
+    bad = dict(zip(ids[:7], ["missing", "empty", "text", "truncated", "tiny", "silent", "short"], strict=True))
+    for tid, kind in bad.items():
+        path = Path(paths[tid])
+        if kind == "missing":
+            path.unlink()
+        elif kind == "empty":
+            path.write_bytes(b"")
+        elif kind == "text":
+            path.write_text("<html>not found</html>\n" * 50)
+        elif kind == "truncated":
+            path.write_bytes(REAL_MP3.read_bytes()[:2500])
+        elif kind == "tiny":
+            sf.write(path, 0.3 * np.ones((11025, 2), np.float32), 22050, format="MP3")
+        elif kind == "silent":
+            sf.write(path, np.zeros((22050 * 3, 1), np.float32), 22050, format="MP3")
+        else:  # 2 s of a 3 s clip: kept, padded, and listed as padded
+            sf.write(path, 0.3 * np.sin(np.arange(44100) / 5.0)[:, None].astype(np.float32), 22050, format="MP3")
+    # Two tracks.csv rows that the catalog itself must drop.
+    csv = root / "fma_metadata" / "tracks.csv"
+    lines = csv.read_text().splitlines()
+    lines[3 + 7] = lines[3 + 7].replace(f",{catalog.tracks['genre'].iat[7]},", ",Polka,", 1)
+    lines[3 + 8] = lines[3 + 8].replace(f",{catalog.tracks['genre'].iat[8]},", ",,", 1)
+    csv.write_text("\n".join(lines) + "\n")
+    reasons = {
+        **{
+            tid: r
+            for tid, r in zip(
+                ids[:6],
+                ["missing file", "empty file", "undecodable audio", "too short", "too short", "silent"],
+                strict=True,
+            )
+        },
+        ids[7]: "unknown genre 'Polka'",
+        ids[8]: "no genre_top",
+    }
+    return root, reasons, ids[6]
+
+
+def test_bad_input_is_skipped_listed_and_counted(tmp_path, synth_root, capsys):
+    root, reasons, padded_id = _broken_fma_tree(tmp_path, synth_root)
+    manifest = prepare(load_fma_catalog(root), tmp_path / "data", tiny_prepare(progress=True))
+    skipped = {s["track_id"]: s for s in manifest.skipped}
+    assert set(skipped) == set(reasons)
+    for tid, reason in reasons.items():
+        assert reason in skipped[tid]["reason"], skipped[tid]
+        assert skipped[tid]["path"].endswith(f"{tid:06d}.mp3")
+    assert [p["track_id"] for p in manifest.padded] == [padded_id]
+    assert manifest.padded[0]["seconds"] == pytest.approx(2.0, abs=0.1)
+    assert sum(manifest.clips(s) for s in manifest.counts) == 32 - len(reasons)
+    assert "skipped 8" in capsys.readouterr().err
+
+
+def _prepare_command(fma: Path, out: Path) -> list[str]:
+    return [
+        sys.executable,
+        "-m",
+        "genre",
+        "prepare",
+        "--fma",
+        str(fma),
+        "--out",
+        str(out),
+        "--duration",
+        "3",
+        "--raw-windows",
+        "3",
+        "--raw-window-length",
+        "2000",
+        "--shard-size",
+        "4",
+        "--seed",
+        "3",
+        "--workers",
+        "1",
+        "--quiet",
+    ]
+
+
+def test_a_killed_run_resumes_to_the_same_bytes(tmp_path, synth_root):
+    out = tmp_path / "data"
+    uninterrupted = tmp_path / "reference"
+    # The CLI's defaults for the rest of the config equal tiny_prepare's except the pad tolerance.
+    subprocess.run(_prepare_command(synth_root, uninterrupted), check=True, capture_output=True)
+
+    process = subprocess.Popen(_prepare_command(synth_root, out), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 120
+    while not list((out / PARTIAL_DIR).glob("*-*.json")) and time.monotonic() < deadline:
+        assert process.poll() is None, "prepare ended before it could be killed"
+        time.sleep(0.02)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    finished = {p.name for p in (out / PARTIAL_DIR).glob("*-*.json")}
+    assert finished and not (out / "manifest.json").exists()
+    mtimes = {p: p.stat().st_mtime_ns for p in out.rglob("*.tfrecord")}
+
+    result = subprocess.run(_prepare_command(synth_root, out), check=True, capture_output=True, text=True)
+    assert _tree_bytes(out) == _tree_bytes(uninterrupted)
+    for path, mtime in mtimes.items():  # finished shards were not written again
+        assert path.stat().st_mtime_ns == mtime
+    assert "resuming" in result.stderr or result.returncode == 0
+
+
+def test_real_fma_sample_prepares_with_missing_audio_reported(tmp_path):
+    manifest = prepare(load_fma_catalog(FMA_SAMPLE), tmp_path / "data", tiny_prepare(shard_size=64))
+    assert sum(manifest.clips(s) for s in manifest.counts) == 1  # only track 2 has audio in the sample
+    assert manifest.counts["train"]["Hip-Hop"] == 1
+    assert len(manifest.skipped) == 57
+    assert {s["reason"] for s in manifest.skipped} == {"missing file"}
+    assert json.loads((tmp_path / "data" / "manifest.json").read_text())["synthetic"] is False

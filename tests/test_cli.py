@@ -1,0 +1,85 @@
+"""The `genre` command: thin wrappers, one-line errors naming the bad input."""
+
+from __future__ import annotations
+
+import pytest
+
+from genre.cli import main
+
+
+def test_info_prints_counts_and_the_synthetic_warning(prepared, capsys):
+    assert main(["info", str(prepared)]) == 0
+    out = capsys.readouterr().out
+    assert "GENERATED DATA" in out
+    assert "Hip-Hop" in out and "total" in out and "handcrafted" in out
+
+
+def test_info_json_is_the_manifest(prepared, capsys):
+    import json
+
+    assert main(["info", str(prepared), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["synthetic"] is True
+
+
+def test_errors_are_one_line_naming_the_input(tmp_path, capsys):
+    assert main(["info", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert str(tmp_path) in err and "Traceback" not in err
+    assert main(["prepare", "--fma", str(tmp_path), "--out", str(tmp_path / "o"), "--quiet"]) == 2
+    assert "tracks.csv" in capsys.readouterr().err
+    assert main(["prepare", "--folders", str(tmp_path), "--out", str(tmp_path / "o"), "--features", "raw,wave"]) == 2
+
+
+def test_prepare_and_synth_from_the_command_line(tmp_path, capsys):
+    fma = tmp_path / "fma"
+    assert (
+        main(
+            [
+                "synth",
+                "--out",
+                str(fma),
+                "--tracks-per-genre",
+                "1",
+                "--seconds",
+                "1.5",
+                "--sample-rate",
+                "22050",
+                "--channels",
+                "1",
+                "--workers",
+                "1",
+                "--quiet",
+            ]
+        )
+        == 0
+    )
+    assert "wrote 8 generated clips" in capsys.readouterr().out
+    assert (
+        main(
+            [
+                "prepare",
+                "--fma",
+                str(fma),
+                "--out",
+                str(tmp_path / "data"),
+                "--duration",
+                "1.5",
+                "--features",
+                "handcrafted,mel",
+                "--split",
+                "random",
+                "--workers",
+                "1",
+                "--quiet",
+            ]
+        )
+        == 0
+    )
+    out = capsys.readouterr().out
+    assert "GENERATED DATA" in out and "raw" not in out.split("features")[1].split("shards")[0]
+
+
+def test_unknown_command_exits_with_usage():
+    with pytest.raises(SystemExit) as err:
+        main(["train"])
+    assert err.value.code == 2

@@ -1,0 +1,1 @@
+"""Optuna studies over `genre`'s nets and baselines. Imports `genre`; `genre` never imports it."""
