@@ -9,6 +9,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 from genre import __version__
+from genre.train import TrainingDiverged
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -20,6 +21,9 @@ def main(argv: list[str] | None = None) -> int:
         # Bad input is a one-line message naming what is wrong, not a traceback.
         print(f"genre {args.command}: error: {err}", file=sys.stderr)
         return 2
+    except TrainingDiverged as err:
+        print(f"genre {args.command}: {err}", file=sys.stderr)
+        return 3
     except KeyboardInterrupt:
         print(f"genre {args.command}: interrupted; run the same command again to resume", file=sys.stderr)
         return 130
@@ -71,6 +75,27 @@ def build_parser() -> argparse.ArgumentParser:
     prep.add_argument("--shard-size", type=int, default=256, help="clips per shard")
     _common(prep)
     prep.set_defaults(run=_run_prepare)
+
+    fit = commands.add_parser("fit", help="train a model, then evaluate its best checkpoint on the test split")
+    fit.add_argument("--model", required=True, help="conv1d, mobilenet or melcnn")
+    fit.add_argument("--data", type=Path, help="a prepared data set (genre prepare)")
+    fit.add_argument("--config", type=Path, help="a TOML file of settings (plain names, tables optional)")
+    fit.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override one setting")
+    fit.add_argument("--run-dir", type=Path, help="where the run goes (default: runs/<model>-<time>)")
+    fit.add_argument("--resume", action="store_true", help="continue the run in --run-dir where it stopped")
+    fit.set_defaults(run=_run_fit)
+
+    test = commands.add_parser("test", help="score a run's best checkpoint on a split (default: test)")
+    test.add_argument("--run", type=Path, required=True)
+    test.add_argument("--split", default="test", choices=("train", "validation", "test"))
+    test.set_defaults(run=_run_test)
+
+    predict = commands.add_parser("predict", help="genre probabilities of audio files of any length")
+    predict.add_argument("--run", type=Path, required=True)
+    predict.add_argument("files", type=Path, nargs="+")
+    predict.add_argument("--top", type=int, default=3)
+    predict.add_argument("--json", action="store_true", help="one JSON object per file")
+    predict.set_defaults(run=_run_predict)
 
     info = commands.add_parser("info", help="describe a prepared data set")
     info.add_argument("data", type=Path)
@@ -144,6 +169,70 @@ def _run_prepare(args) -> int:
     manifest = prepare(catalog, args.out, config)
     print(describe(manifest, args.out))
     return 0
+
+
+def _run_fit(args) -> int:
+    import time
+
+    from genre.train.config import apply_overrides, parse_set_arguments, read_toml
+    from genre.train.fit import default_config, train_and_evaluate
+
+    if args.resume:
+        if args.run_dir is None:
+            raise ValueError("--resume needs --run-dir, the run to continue")
+        config = default_config(args.model)  # replaced by the run's own config.json
+    else:
+        config = default_config(args.model)
+        if args.config is not None:
+            config = apply_overrides(config, read_toml(args.config), origin=str(args.config))
+        if args.data is not None:
+            config = apply_overrides(config, {"data": args.data}, origin="--data")
+        config = apply_overrides(config, parse_set_arguments(args.set))
+    run_dir = args.run_dir or Path("runs") / f"{args.model}-{time.strftime('%Y%m%d-%H%M%S')}"
+    metrics = train_and_evaluate(config, run_dir, resume=args.resume)
+    print(_metrics_summary(metrics, run_dir))
+    return 0
+
+
+def _metrics_summary(metrics: dict, run_dir: Path) -> str:
+    lines = [
+        f"run {run_dir}: {metrics['model']} on {metrics['backend']}, {metrics['epochs']} epochs, "
+        f"{metrics['train_seconds']:.1f} s"
+    ]
+    if metrics["data"]["synthetic"]:
+        from genre.data.info import SYNTHETIC_WARNING
+
+        lines.insert(0, f"!! {SYNTHETIC_WARNING}")
+    for split in ("val", "test"):
+        m = metrics[split]
+        window = f", window accuracy {m['window_accuracy']:.3f}" if "window_accuracy" in m else ""
+        lines.append(
+            f"{split:<5} accuracy {m['accuracy']:.3f}, macro-F1 {m['macro_f1']:.3f}{window} ({m['clips']} clips)"
+        )
+    return "\n".join(lines)
+
+
+def _run_test(args) -> int:
+    from genre.train.fit import evaluate_run
+
+    metrics = evaluate_run(args.run, args.split)
+    print(json.dumps(metrics, indent=1))
+    return 0
+
+
+def _run_predict(args) -> int:
+    from genre.train.fit import predict_paths
+
+    results = predict_paths(args.run, args.files, top=args.top)
+    for result in results:
+        if args.json:
+            print(json.dumps(result))
+        elif "error" in result:
+            print(f"{result['path']}: error: {result['error']}")
+        else:
+            top = ", ".join(f"{g} {result['probabilities'][g]:.2f}" for g in result["top"])
+            print(f"{result['path']}: {top}")
+    return 0 if all("error" not in r for r in results) else 1
 
 
 def _run_info(args) -> int:

@@ -6,6 +6,14 @@ feature definitions live in this package's modules; TensorFlow is imported only 
 """
 
 from genre.data.manifest import Manifest, ManifestError, read_manifest
-from genre.data.pipeline import load_arrays, make_dataset, model_input_shape
+from genre.data.pipeline import load_arrays, make_dataset, make_epochs, model_input_shape
 
-__all__ = ["Manifest", "ManifestError", "load_arrays", "make_dataset", "model_input_shape", "read_manifest"]
+__all__ = [
+    "Manifest",
+    "ManifestError",
+    "load_arrays",
+    "make_dataset",
+    "make_epochs",
+    "model_input_shape",
+    "read_manifest",
+]

@@ -42,12 +42,22 @@ class Clip:
 
 
 def load_clip(path: str | Path, config: AudioConfig) -> Clip:
+    """The first `duration` seconds of a file, mono at the configured rate, zero-padded to length."""
+    mono = load_audio(path, config, max_seconds=config.duration)
+    signal = np.zeros(config.samples, dtype=np.float32)
+    n = min(len(mono), config.samples)
+    signal[:n] = mono[:n]
+    return Clip(signal=signal, seconds=n / config.sample_rate, valid_samples=n)
+
+
+def load_audio(path: str | Path, config: AudioConfig, max_seconds: float) -> np.ndarray:
+    """Up to `max_seconds` of a file, mono float32 at `config.sample_rate`, unpadded; checked."""
     path = Path(path)
     if not path.is_file():
         raise ClipError("missing file")
     if path.stat().st_size == 0:
         raise ClipError("empty file (0 bytes)")
-    samples, rate = _decode(path, config.duration)
+    samples, rate = _decode(path, max_seconds)
     if samples.size == 0:
         raise ClipError("no decodable audio (0 samples)")
     mono = samples.mean(axis=1, dtype=np.float32) if samples.ndim == 2 else samples.astype(np.float32)
@@ -62,10 +72,7 @@ def load_clip(path: str | Path, config: AudioConfig) -> Clip:
     peak_db = 20 * np.log10(peak) if peak > 0 else -np.inf
     if peak_db < config.silence_db:
         raise ClipError(f"silent: peak {peak_db:.1f} dBFS (threshold {config.silence_db:g} dBFS)")
-    signal = np.zeros(config.samples, dtype=np.float32)
-    n = min(len(mono), config.samples)
-    signal[:n] = mono[:n]
-    return Clip(signal=signal, seconds=min(seconds, config.duration), valid_samples=n)
+    return mono
 
 
 def _decode(path: Path, duration: float) -> tuple[np.ndarray, int]:

@@ -128,6 +128,28 @@ class FeatureConfig:
         return out
 
 
+def feature_config_from_manifest(manifest) -> FeatureConfig:
+    """The FeatureConfig a prepared data set was made with, to featurise new audio the same way."""
+    spec = manifest.features
+    common = next(iter(spec.values()))
+    kwargs = {}
+    if "raw" in spec:
+        kwargs["raw"] = RawConfig(window_length=spec["raw"]["window_length"], windows=spec["raw"]["windows"])
+    if "mel" in spec:
+        kwargs["mel"] = MelConfig(**{f: spec["mel"][f] for f in ("n_mels", "frames", "fmin", "fmax", "top_db")})
+    if "handcrafted" in spec:
+        kwargs["handcrafted"] = HandcraftedConfig(
+            **{f: spec["handcrafted"][f] for f in ("n_mfcc", "n_mels", "rolloff_percent")}
+        )
+    return FeatureConfig(
+        kinds=tuple(spec),
+        audio=AudioConfig(sample_rate=manifest.sample_rate, duration=float(manifest.duration)),
+        n_fft=common.get("n_fft", 2048),
+        hop_length=common.get("hop_length", 512),
+        **kwargs,
+    )
+
+
 def handcrafted_names(config: HandcraftedConfig) -> list[str]:
     rows = [f"mfcc_{i:02d}" for i in range(config.n_mfcc)]
     for name, n in FRAME_FEATURES:

@@ -60,7 +60,8 @@ class Manifest:
 
 
 def read_manifest(data_dir: str | Path) -> Manifest:
-    path = Path(data_dir) / MANIFEST_NAME
+    """The manifest of a prepared data set (its folder), or a manifest file copied elsewhere."""
+    path = Path(data_dir) if Path(data_dir).is_file() else Path(data_dir) / MANIFEST_NAME
     if not path.is_file():
         partial = " (an interrupted preparation is there: run the same prepare command to finish it)"
         hint = partial if (Path(data_dir) / ".partial").is_dir() else ""

@@ -3,7 +3,8 @@
 `make_dataset` gives batches of `(x, y)` (or `(x, y, track_id)`) for one split and feature kind:
 parallel interleaved reads, parse, cache of the compact stored form, shuffle (training only,
 seeded), conversion to float32, batch, prefetch, and a known cardinality so `model.fit` knows
-its epoch length. `load_arrays` gives a split as NumPy arrays for scikit-learn.
+its epoch length. `make_epochs` gives training epochs whose order depends only on the seed and
+the epoch number (exact resumption). `load_arrays` gives a split as NumPy arrays for scikit-learn.
 
 Model inputs: `raw` windows are float32 `(window_length, 1)` in [-1, 1] (or `(windows,
 window_length, 1)` per clip); `mel` images float32 `(n_mels, frames, 1)` in [0, 1];
@@ -41,11 +42,78 @@ def make_dataset(
     verify: bool = True,
     manifest: Manifest | None = None,
 ):
-    """A batched `tf.data.Dataset` of one split and feature kind.
+    """A batched `tf.data.Dataset` of one split and feature kind, reshuffled every epoch in training.
 
     training: shuffle each epoch (default: only for the `train` split).
     windows: for `raw`, "flat" makes every window an example; "clip" keeps a clip's windows together.
     """
+    import tensorflow as tf
+
+    training = split == "train" if training is None else training
+    ds, examples = _examples(
+        data_dir,
+        split,
+        kind,
+        windows,
+        cache,
+        verify,
+        manifest,
+        file_shuffle_seed=(seed if training and not cache else None),
+    )
+    if training:
+        ds = ds.shuffle(min(shuffle_buffer, max(examples, 1)), seed=seed, reshuffle_each_iteration=True)
+    ds = ds.map(_finish(kind, with_track_id), num_parallel_calls=tf.data.AUTOTUNE)
+    return ds.batch(batch_size, drop_remainder=drop_remainder).prefetch(tf.data.AUTOTUNE)
+
+
+def make_epochs(
+    data_dir: str | Path,
+    split: str,
+    kind: str,
+    *,
+    first_epoch: int,
+    epochs: int,
+    batch_size: int = 32,
+    seed: int = 0,
+    windows: str = "flat",
+    limit_batches: int | None = None,
+    cache: bool = True,
+    shuffle_buffer: int = 8192,
+    verify: bool = True,
+    manifest: Manifest | None = None,
+):
+    """Training batches for epochs `first_epoch` to `epochs - 1`, back to back, and the steps per epoch.
+
+    Each epoch's order depends only on `seed` and the epoch number, so training resumed at epoch
+    k sees exactly the batches an uninterrupted run saw from epoch k on. Feed it to `model.fit`
+    with `steps_per_epoch` and `initial_epoch=first_epoch`.
+    """
+    import tensorflow as tf
+
+    if not 0 <= first_epoch < epochs:
+        raise ValueError(f"need 0 <= first_epoch < epochs, got first_epoch={first_epoch}, epochs={epochs}")
+    base, examples = _examples(data_dir, split, kind, windows, cache, verify, manifest, file_shuffle_seed=None)
+    steps = -(-examples // batch_size)
+    if limit_batches is not None:
+        steps = min(steps, limit_batches)
+    buffer = min(shuffle_buffer, max(examples, 1))
+    finish = _finish(kind, with_track_id=False)
+
+    def one_epoch(epoch: int):
+        # Python-int seeds: a tensor seed trips TensorFlow's check against the global seed.
+        shuffled = base.shuffle(buffer, seed=seed * 1_000_003 + epoch, reshuffle_each_iteration=False)
+        return shuffled.map(finish, num_parallel_calls=tf.data.AUTOTUNE).batch(batch_size).take(steps)
+
+    # Epoch datasets share `base` and so its cache; the choice stream plays them in order.
+    per_epoch = [one_epoch(e) for e in range(first_epoch, epochs)]
+    order = tf.data.Dataset.range(len(per_epoch)).flat_map(lambda i: tf.data.Dataset.from_tensors(i).repeat(steps))
+    ds = tf.data.Dataset.choose_from_datasets(per_epoch, order)
+    ds = ds.apply(tf.data.experimental.assert_cardinality(steps * (epochs - first_epoch)))
+    return ds.prefetch(tf.data.AUTOTUNE), steps
+
+
+def _examples(data_dir, split, kind, windows, cache, verify, manifest, file_shuffle_seed):
+    """Parsed (stored-dtype) examples of a split, cached if asked, and how many there are."""
     import tensorflow as tf
 
     data_dir = Path(data_dir)
@@ -53,9 +121,6 @@ def make_dataset(
     entries = shard_entries(manifest, split, kind)
     if windows not in WINDOW_MODES:
         raise ValueError(f"unknown windows mode {windows!r}; valid modes are {list(WINDOW_MODES)}")
-    if batch_size < 1:
-        raise ValueError(f"batch_size must be at least 1, got {batch_size}")
-    training = split == "train" if training is None else training
     if verify:
         verify_shards(data_dir, entries)
     shape = manifest.shape(kind)
@@ -63,10 +128,10 @@ def make_dataset(
     files = [str(data_dir / e["file"]) for e in entries]
 
     ds = tf.data.Dataset.from_tensor_slices(files)
-    if training and not cache:  # with a cache, the first epoch's file order would be replayed anyway
-        ds = ds.shuffle(len(files), seed=seed, reshuffle_each_iteration=True)
+    if file_shuffle_seed is not None:  # with a cache, the first epoch's file order would be replayed anyway
+        ds = ds.shuffle(len(files), seed=file_shuffle_seed, reshuffle_each_iteration=True)
     ds = ds.interleave(
-        tf.data.TFRecordDataset,
+        lambda f: tf.data.TFRecordDataset(f, buffer_size=1 << 20),
         cycle_length=max(1, min(len(files), 8)),
         num_parallel_calls=tf.data.AUTOTUNE,
         deterministic=True,
@@ -75,23 +140,21 @@ def make_dataset(
     ds = ds.apply(tf.data.experimental.assert_cardinality(clips))
     if cache:
         ds = ds.cache()
-    examples = clips
     if kind == "raw" and windows == "flat":
         n_windows = shape[0]
         ds = ds.map(
             lambda x, y, t: (x, tf.repeat(y, n_windows), tf.repeat(t, n_windows)),
             num_parallel_calls=tf.data.AUTOTUNE,
         ).unbatch()
-        examples = clips * n_windows
-        ds = ds.apply(tf.data.experimental.assert_cardinality(examples))
-    if training:
-        ds = ds.shuffle(min(shuffle_buffer, max(examples, 1)), seed=seed, reshuffle_each_iteration=True)
+        return ds.apply(tf.data.experimental.assert_cardinality(clips * n_windows)), clips * n_windows
+    return ds, clips
+
+
+def _finish(kind: str, with_track_id: bool):
     to_float = _to_float(kind)
     if with_track_id:
-        ds = ds.map(lambda x, y, t: (to_float(x), y, t), num_parallel_calls=tf.data.AUTOTUNE)
-    else:
-        ds = ds.map(lambda x, y, t: (to_float(x), y), num_parallel_calls=tf.data.AUTOTUNE)
-    return ds.batch(batch_size, drop_remainder=drop_remainder).prefetch(tf.data.AUTOTUNE)
+        return lambda x, y, t: (to_float(x), y, t)
+    return lambda x, y, t: (to_float(x), y)
 
 
 def load_arrays(

@@ -25,7 +25,14 @@ import numpy as np
 from scipy import fft, signal
 
 GENRES: tuple[str, ...] = (
-    "Hip-Hop", "Pop", "Folk", "Experimental", "Rock", "International", "Electronic", "Instrumental",
+    "Hip-Hop",
+    "Pop",
+    "Folk",
+    "Experimental",
+    "Rock",
+    "International",
+    "Electronic",
+    "Instrumental",
 )
 
 Weights = tuple[tuple[str, float], ...]
@@ -36,36 +43,49 @@ _BORROW = 0.15  # chance that one attribute group of an artist comes from anothe
 _STEPS_PER_BAR = 16
 _TABLE = 2048  # wavetable size (power of two: phase wraps with a bit mask)
 
-_SCALES = MappingProxyType({
-    "major": (0, 2, 4, 5, 7, 9, 11), "minor": (0, 2, 3, 5, 7, 8, 10),
-    "dorian": (0, 2, 3, 5, 7, 9, 10), "mixolydian": (0, 2, 4, 5, 7, 9, 10),
-    "lydian": (0, 2, 4, 6, 7, 9, 11), "harmonic_minor": (0, 2, 3, 5, 7, 8, 11),
-    "phrygian_dominant": (0, 1, 4, 5, 7, 8, 10), "double_harmonic": (0, 1, 4, 5, 7, 8, 11),
-    "pentatonic_major": (0, 2, 4, 7, 9), "pentatonic_minor": (0, 3, 5, 7, 10),
-    "hirajoshi": (0, 2, 3, 7, 8), "whole_tone": (0, 2, 4, 6, 8, 10), "chromatic": tuple(range(12)),
-})
+_SCALES = MappingProxyType(
+    {
+        "major": (0, 2, 4, 5, 7, 9, 11),
+        "minor": (0, 2, 3, 5, 7, 8, 10),
+        "dorian": (0, 2, 3, 5, 7, 9, 10),
+        "mixolydian": (0, 2, 4, 5, 7, 9, 10),
+        "lydian": (0, 2, 4, 6, 7, 9, 11),
+        "harmonic_minor": (0, 2, 3, 5, 7, 8, 11),
+        "phrygian_dominant": (0, 1, 4, 5, 7, 8, 10),
+        "double_harmonic": (0, 1, 4, 5, 7, 8, 11),
+        "pentatonic_major": (0, 2, 4, 7, 9),
+        "pentatonic_minor": (0, 3, 5, 7, 10),
+        "hirajoshi": (0, 2, 3, 7, 8),
+        "whole_tone": (0, 2, 4, 6, 8, 10),
+        "chromatic": tuple(range(12)),
+    }
+)
 
 # Chord roots as scale degrees (0-based); families are what genre profiles weigh.
-_PROGRESSIONS = MappingProxyType({
-    "pop": ((0, 4, 5, 3), (0, 5, 3, 4), (0, 3, 4, 3), (5, 3, 0, 4), (0, 3, 0, 4)),
-    "minor": ((0, 5, 2, 6), (0, 3, 4, 0), (0, 6, 5, 6), (0, 3, 6, 2), (0, 5, 3, 4)),
-    "modal": ((0, 6), (0, 1), (0, 3), (0, 6, 0, 4)),
-    "static": ((0,), (0, 0, 0, 3), (0, 0, 5, 5)),
-    "random": ((0, 2, 5, 1), (0, 4, 1, 3), (0, 3, 1, 5), (2, 0, 4, 1)),
-})
+_PROGRESSIONS = MappingProxyType(
+    {
+        "pop": ((0, 4, 5, 3), (0, 5, 3, 4), (0, 3, 4, 3), (5, 3, 0, 4), (0, 3, 0, 4)),
+        "minor": ((0, 5, 2, 6), (0, 3, 4, 0), (0, 6, 5, 6), (0, 3, 6, 2), (0, 5, 3, 4)),
+        "modal": ((0, 6), (0, 1), (0, 3), (0, 6, 0, 4)),
+        "static": ((0,), (0, 0, 0, 3), (0, 0, 5, 5)),
+        "random": ((0, 2, 5, 1), (0, 4, 1, 3), (0, 3, 1, 5), (2, 0, 4, 1)),
+    }
+)
 
 # 16-step drum patterns: kick, snare, hat, percussion. 'x' hit, 'o' soft hit played 60% of
 # the time, 'O' open hat. "irregular" is generated per track (odd loop lengths).
-_PATTERNS = MappingProxyType({
-    "four_floor": ("x...x...x...x...", "....x.......x...", "o.O.o.O.o.O.o.O.", "................"),
-    "backbeat": ("x.....x.x.......", "....x.......x...", "x.x.x.x.x.x.x.x.", "................"),
-    "boombap": ("x.....xo..x.....", "....x.......x..o", "x.x.x.x.x.x.x.x.", "................"),
-    "halftime": ("x......ox.....o.", "........x.......", "xoxoxoxoxoxoxoxo", "................"),
-    "breakbeat": ("x.x.......x.....", "....x..o.x..x..o", "x.x.x.x.x.x.x.x.", "..............o."),
-    "clave": ("x.......x.......", "................", "o.o.o.o.o.o.o.o.", "x..x..x...x.x..."),
-    "afro": ("x..x..x.x..x..x.", "....o.......o...", "x.xxx.x.x.xxx.x.", "x.x.xx.x.x.x...."),
-    "shaker": ("x.......o.......", "................", "oxoxoxoxoxoxoxox", "......o.......o."),
-})
+_PATTERNS = MappingProxyType(
+    {
+        "four_floor": ("x...x...x...x...", "....x.......x...", "o.O.o.O.o.O.o.O.", "................"),
+        "backbeat": ("x.....x.x.......", "....x.......x...", "x.x.x.x.x.x.x.x.", "................"),
+        "boombap": ("x.....xo..x.....", "....x.......x..o", "x.x.x.x.x.x.x.x.", "................"),
+        "halftime": ("x......ox.....o.", "........x.......", "xoxoxoxoxoxoxoxo", "................"),
+        "breakbeat": ("x.x.......x.....", "....x..o.x..x..o", "x.x.x.x.x.x.x.x.", "..............o."),
+        "clave": ("x.......x.......", "................", "o.o.o.o.o.o.o.o.", "x..x..x...x.x..."),
+        "afro": ("x..x..x.x..x..x.", "....o.......o...", "x.xxx.x.x.xxx.x.", "x.x.xx.x.x.x...."),
+        "shaker": ("x.......o.......", "................", "oxoxoxoxoxoxoxox", "......o.......o."),
+    }
+)
 
 
 def _w(spec: str) -> Weights:
@@ -91,24 +111,26 @@ class _Timbre:
     breath: float = 0.0  # noise mixed in (flute)
 
 
-_TIMBRES = MappingProxyType({
-    "pluck": _Timbre(1.0, 3.0, 0.002, 0.45, 0.05),
-    "guitar": _Timbre(0.9, 2.5, 0.003, 0.9, 0.15),
-    "piano": _Timbre(1.2, 3.0, 0.002, 1.3, 0.3),
-    "epiano": _Timbre(0, 0, 0.003, 1.1, 0.4, fm_ratio=1.0, fm_index=1.3),
-    "bell": _Timbre(0, 0, 0.001, 1.8, 0.6, fm_ratio=3.5, fm_index=3.0),
-    "organ": _Timbre(1.8, 1.8, 0.01, 0.0, odd=True),
-    "strings": _Timbre(1.1, 1.1, 0.15, 0.0, vibrato=0.004, detune=0.004),
-    "pad": _Timbre(1.3, 1.3, 0.35, 0.0, detune=0.007),
-    "saw_lead": _Timbre(1.0, 1.0, 0.01, 0.0, detune=0.004),
-    "square_lead": _Timbre(1.0, 1.0, 0.01, 0.0, odd=True, vibrato=0.003),
-    "flute": _Timbre(2.8, 2.8, 0.06, 0.0, vibrato=0.005, breath=0.06),
-    "dist_guitar": _Timbre(1.0, 1.6, 0.003, 2.0, 0.5, drive=5.0),
-    "sub": _Timbre(6.0, 6.0, 0.005, 1.5),
-    "sine": _Timbre(4.0, 6.0, 0.005, 0.8, 0.1),
-    "saw_bass": _Timbre(1.0, 2.5, 0.004, 1.0, 0.12),
-    "square_bass": _Timbre(1.0, 2.5, 0.004, 1.0, 0.15, odd=True),
-})
+_TIMBRES = MappingProxyType(
+    {
+        "pluck": _Timbre(1.0, 3.0, 0.002, 0.45, 0.05),
+        "guitar": _Timbre(0.9, 2.5, 0.003, 0.9, 0.15),
+        "piano": _Timbre(1.2, 3.0, 0.002, 1.3, 0.3),
+        "epiano": _Timbre(0, 0, 0.003, 1.1, 0.4, fm_ratio=1.0, fm_index=1.3),
+        "bell": _Timbre(0, 0, 0.001, 1.8, 0.6, fm_ratio=3.5, fm_index=3.0),
+        "organ": _Timbre(1.8, 1.8, 0.01, 0.0, odd=True),
+        "strings": _Timbre(1.1, 1.1, 0.15, 0.0, vibrato=0.004, detune=0.004),
+        "pad": _Timbre(1.3, 1.3, 0.35, 0.0, detune=0.007),
+        "saw_lead": _Timbre(1.0, 1.0, 0.01, 0.0, detune=0.004),
+        "square_lead": _Timbre(1.0, 1.0, 0.01, 0.0, odd=True, vibrato=0.003),
+        "flute": _Timbre(2.8, 2.8, 0.06, 0.0, vibrato=0.005, breath=0.06),
+        "dist_guitar": _Timbre(1.0, 1.6, 0.003, 2.0, 0.5, drive=5.0),
+        "sub": _Timbre(6.0, 6.0, 0.005, 1.5),
+        "sine": _Timbre(4.0, 6.0, 0.005, 0.8, 0.1),
+        "saw_bass": _Timbre(1.0, 2.5, 0.004, 1.0, 0.12),
+        "square_bass": _Timbre(1.0, 2.5, 0.004, 1.0, 0.15, odd=True),
+    }
+)
 _SUSTAINED = frozenset(name for name, t in _TIMBRES.items() if t.decay == 0.0)
 
 
@@ -149,91 +171,247 @@ class _GenreProfile:
     mix: tuple[float, float, float, float, float]
 
 
-_PROFILES = MappingProxyType({
-    "Hip-Hop": _GenreProfile(
-        tempo=(88, 7), swing=0.7, drums=0.95, patterns=_w("boombap:6 halftime:3 backbeat:1"),
-        kits=_w("lofi:5 808:4 acoustic:1"), scales=_w("minor:4 dorian:3 pentatonic_minor:2 harmonic_minor:1"),
-        progressions=_w("minor:4 static:4 modal:2"), bass_patterns=_w("kick:6 whole:2 syncopated:2"),
-        density=(0.8, 0.3), atonal=0.02, bass=_w("sub:7 sine:2 saw_bass:1"),
-        chords=_w("epiano:5 piano:2 pad:1 none:2"), lead=_w("bell:2 piano:2 flute:2 pluck:1 none:3"),
-        texture=_w("none:6 noise:3 glitch:1"), cutoff=(12.0, 0.35), drive=(0.3, 0.15), reverb=(0.15, 0.08),
-        delay=0.2, crush=0.4, vinyl=0.6, hiss=(-48, 6), loudness=(-13, 1.5), pump=0.1, dynamics=(1.5, 1),
-        mix=(3, 4, -3, -4, -3)),
-    "Pop": _GenreProfile(
-        tempo=(112, 10), swing=0.1, drums=0.95, patterns=_w("backbeat:5 four_floor:3 halftime:2"),
-        kits=_w("electronic:5 acoustic:4 808:1"), scales=_w("major:7 mixolydian:1 minor:2"),
-        progressions=_w("pop:8 minor:2"), bass_patterns=_w("eighths:4 syncopated:4 octave:2"),
-        density=(1.6, 0.4), atonal=0.0, bass=_w("saw_bass:3 sub:3 pluck:2 square_bass:2"),
-        chords=_w("piano:4 pad:3 guitar:2 pluck:1"), lead=_w("square_lead:4 saw_lead:2 pluck:2 bell:2"),
-        texture=_w("none:8 noise:2"), cutoff=(13.5, 0.35), drive=(0.3, 0.15), reverb=(0.25, 0.08),
-        delay=0.4, crush=0.02, vinyl=0.02, hiss=(-72, 6), loudness=(-12, 1.5), pump=0.3, dynamics=(3, 1),
-        mix=(0, 0, 0, 3, -4)),
-    "Folk": _GenreProfile(
-        tempo=(98, 18), swing=0.2, drums=0.3, patterns=_w("shaker:6 backbeat:3 afro:1"),
-        kits=_w("hand:6 acoustic:4"), scales=_w("major:4 mixolydian:2 dorian:2 pentatonic_major:2 minor:1"),
-        progressions=_w("pop:4 modal:3 static:2 minor:1"), bass_patterns=_w("whole:4 walking:3 octave:2"),
-        density=(1.0, 0.3), atonal=0.0, bass=_w("pluck:3 guitar:2 sine:1 none:4"),
-        chords=_w("guitar:9 piano:1"), lead=_w("flute:4 pluck:3 strings:1 guitar:2 none:2"),
-        texture=_w("none:8 drone:2"), cutoff=(12.6, 0.35), drive=(0.03, 0.03), reverb=(0.3, 0.08),
-        delay=0.1, crush=0.02, vinyl=0.2, hiss=(-55, 6), loudness=(-19, 2), pump=0.0, dynamics=(4, 1.5),
-        mix=(-4, -3, 3, 1, -3)),
-    "Experimental": _GenreProfile(
-        tempo=(110, 30), swing=0.2, drums=0.5, patterns=_w("irregular:7 breakbeat:2 halftime:1"),
-        kits=_w("electronic:3 lofi:2 808:2 hand:1"),
-        scales=_w("whole_tone:4 chromatic:4 phrygian_dominant:1 hirajoshi:1"),
-        progressions=_w("random:6 static:4"), bass_patterns=_w("whole:4 syncopated:2 kick:1"),
-        density=(1.3, 0.8), atonal=0.6, bass=_w("sub:2 saw_bass:2 square_bass:1 none:4"),
-        chords=_w("pad:3 bell:3 organ:1 none:3"), lead=_w("bell:4 square_lead:2 saw_lead:2 none:2"),
-        texture=_w("noise:5 glitch:5 drone:1"), cutoff=(13.2, 0.8), drive=(0.6, 0.4), reverb=(0.45, 0.2),
-        delay=0.5, crush=0.5, vinyl=0.15, hiss=(-45, 10), loudness=(-16, 3), pump=0.1, dynamics=(5, 3),
-        mix=(0, -2, 0, 0, 5)),
-    "Rock": _GenreProfile(
-        tempo=(128, 14), swing=0.05, drums=0.97, patterns=_w("backbeat:8 halftime:1 four_floor:1"),
-        kits=_w("acoustic:9 lofi:1"), scales=_w("minor:3 pentatonic_minor:3 mixolydian:2 major:2"),
-        progressions=_w("pop:3 minor:3 modal:2 static:2"), bass_patterns=_w("eighths:7 octave:2 whole:1"),
-        density=(1.5, 0.4), atonal=0.02, bass=_w("saw_bass:5 square_bass:3 pluck:2"),
-        chords=_w("dist_guitar:9 organ:1"), lead=_w("dist_guitar:5 saw_lead:3 none:2"),
-        texture=_w("none:9 noise:1"), cutoff=(13.1, 0.3), drive=(1.0, 0.25), reverb=(0.15, 0.06),
-        delay=0.2, crush=0.03, vinyl=0.03, hiss=(-60, 6), loudness=(-10.5, 1.2), pump=0.0, dynamics=(2, 1),
-        mix=(1, 0, 4, 0, -4)),
-    "International": _GenreProfile(
-        tempo=(105, 18), swing=0.3, drums=0.8, patterns=_w("clave:5 afro:5 shaker:1"),
-        kits=_w("hand:8 acoustic:2"),
-        scales=_w("phrygian_dominant:3 double_harmonic:2 pentatonic_major:2 hirajoshi:2 harmonic_minor:2"),
-        progressions=_w("static:5 modal:5"), bass_patterns=_w("syncopated:4 octave:2 whole:2"),
-        density=(1.8, 0.5), atonal=0.05, bass=_w("pluck:3 sine:2 none:3"),
-        chords=_w("guitar:3 strings:2 organ:1 none:4"), lead=_w("pluck:5 flute:3 bell:2"),
-        texture=_w("drone:6 none:4"), cutoff=(12.9, 0.35), drive=(0.15, 0.1), reverb=(0.25, 0.08),
-        delay=0.15, crush=0.03, vinyl=0.25, hiss=(-56, 6), loudness=(-15, 2), pump=0.0, dynamics=(3, 1.5),
-        mix=(2, -2, -2, 3, 0)),
-    "Electronic": _GenreProfile(
-        tempo=(126, 6), swing=0.1, drums=0.98, patterns=_w("four_floor:8 breakbeat:2"),
-        kits=_w("electronic:6 808:4"), scales=_w("minor:5 dorian:2 phrygian_dominant:1 pentatonic_minor:1"),
-        progressions=_w("minor:4 static:4 modal:2"),
-        bass_patterns=_w("eighths:3 syncopated:3 kick:2 octave:2"),
-        density=(2.2, 0.5), atonal=0.05, bass=_w("saw_bass:4 sub:3 square_bass:3"),
-        chords=_w("pad:5 pluck:3 none:2"), lead=_w("saw_lead:4 square_lead:3 bell:2 pluck:1"),
-        texture=_w("noise:4 none:4 glitch:2"), cutoff=(13.8, 0.3), drive=(0.4, 0.15), reverb=(0.25, 0.08),
-        delay=0.6, crush=0.1, vinyl=0.02, hiss=(-75, 5), loudness=(-11, 1.2), pump=0.7, dynamics=(3, 1.5),
-        mix=(3, 2, -1, 0, -2)),
-    "Instrumental": _GenreProfile(
-        tempo=(80, 18), swing=0.1, drums=0.2, patterns=_w("backbeat:3 shaker:3 halftime:2"),
-        kits=_w("acoustic:5 hand:3 electronic:2"), scales=_w("major:3 minor:3 harmonic_minor:2 lydian:2"),
-        progressions=_w("pop:3 minor:5 modal:2"), bass_patterns=_w("whole:7 walking:2"),
-        density=(0.9, 0.4), atonal=0.02, bass=_w("sine:3 pluck:1 none:5"),
-        chords=_w("strings:5 piano:4 pad:1"), lead=_w("piano:5 strings:3 flute:2"),
-        texture=_w("drone:3 none:7"), cutoff=(12.5, 0.35), drive=(0.02, 0.02), reverb=(0.55, 0.12),
-        delay=0.1, crush=0.02, vinyl=0.05, hiss=(-65, 6), loudness=(-20, 2), pump=0.0, dynamics=(6, 2),
-        mix=(-5, -3, 3, 1, -2)),
-})
+_PROFILES = MappingProxyType(
+    {
+        "Hip-Hop": _GenreProfile(
+            tempo=(88, 7),
+            swing=0.7,
+            drums=0.95,
+            patterns=_w("boombap:6 halftime:3 backbeat:1"),
+            kits=_w("lofi:5 808:4 acoustic:1"),
+            scales=_w("minor:4 dorian:3 pentatonic_minor:2 harmonic_minor:1"),
+            progressions=_w("minor:4 static:4 modal:2"),
+            bass_patterns=_w("kick:6 whole:2 syncopated:2"),
+            density=(0.8, 0.3),
+            atonal=0.02,
+            bass=_w("sub:7 sine:2 saw_bass:1"),
+            chords=_w("epiano:5 piano:2 pad:1 none:2"),
+            lead=_w("bell:2 piano:2 flute:2 pluck:1 none:3"),
+            texture=_w("none:6 noise:3 glitch:1"),
+            cutoff=(12.0, 0.35),
+            drive=(0.3, 0.15),
+            reverb=(0.15, 0.08),
+            delay=0.2,
+            crush=0.4,
+            vinyl=0.6,
+            hiss=(-48, 6),
+            loudness=(-13, 1.5),
+            pump=0.1,
+            dynamics=(1.5, 1),
+            mix=(3, 4, -3, -4, -3),
+        ),
+        "Pop": _GenreProfile(
+            tempo=(112, 10),
+            swing=0.1,
+            drums=0.95,
+            patterns=_w("backbeat:5 four_floor:3 halftime:2"),
+            kits=_w("electronic:5 acoustic:4 808:1"),
+            scales=_w("major:7 mixolydian:1 minor:2"),
+            progressions=_w("pop:8 minor:2"),
+            bass_patterns=_w("eighths:4 syncopated:4 octave:2"),
+            density=(1.6, 0.4),
+            atonal=0.0,
+            bass=_w("saw_bass:3 sub:3 pluck:2 square_bass:2"),
+            chords=_w("piano:4 pad:3 guitar:2 pluck:1"),
+            lead=_w("square_lead:4 saw_lead:2 pluck:2 bell:2"),
+            texture=_w("none:8 noise:2"),
+            cutoff=(13.5, 0.35),
+            drive=(0.3, 0.15),
+            reverb=(0.25, 0.08),
+            delay=0.4,
+            crush=0.02,
+            vinyl=0.02,
+            hiss=(-72, 6),
+            loudness=(-12, 1.5),
+            pump=0.3,
+            dynamics=(3, 1),
+            mix=(0, 0, 0, 3, -4),
+        ),
+        "Folk": _GenreProfile(
+            tempo=(98, 18),
+            swing=0.2,
+            drums=0.3,
+            patterns=_w("shaker:6 backbeat:3 afro:1"),
+            kits=_w("hand:6 acoustic:4"),
+            scales=_w("major:4 mixolydian:2 dorian:2 pentatonic_major:2 minor:1"),
+            progressions=_w("pop:4 modal:3 static:2 minor:1"),
+            bass_patterns=_w("whole:4 walking:3 octave:2"),
+            density=(1.0, 0.3),
+            atonal=0.0,
+            bass=_w("pluck:3 guitar:2 sine:1 none:4"),
+            chords=_w("guitar:9 piano:1"),
+            lead=_w("flute:4 pluck:3 strings:1 guitar:2 none:2"),
+            texture=_w("none:8 drone:2"),
+            cutoff=(12.6, 0.35),
+            drive=(0.03, 0.03),
+            reverb=(0.3, 0.08),
+            delay=0.1,
+            crush=0.02,
+            vinyl=0.2,
+            hiss=(-55, 6),
+            loudness=(-19, 2),
+            pump=0.0,
+            dynamics=(4, 1.5),
+            mix=(-4, -3, 3, 1, -3),
+        ),
+        "Experimental": _GenreProfile(
+            tempo=(110, 30),
+            swing=0.2,
+            drums=0.5,
+            patterns=_w("irregular:7 breakbeat:2 halftime:1"),
+            kits=_w("electronic:3 lofi:2 808:2 hand:1"),
+            scales=_w("whole_tone:4 chromatic:4 phrygian_dominant:1 hirajoshi:1"),
+            progressions=_w("random:6 static:4"),
+            bass_patterns=_w("whole:4 syncopated:2 kick:1"),
+            density=(1.3, 0.8),
+            atonal=0.6,
+            bass=_w("sub:2 saw_bass:2 square_bass:1 none:4"),
+            chords=_w("pad:3 bell:3 organ:1 none:3"),
+            lead=_w("bell:4 square_lead:2 saw_lead:2 none:2"),
+            texture=_w("noise:5 glitch:5 drone:1"),
+            cutoff=(13.2, 0.8),
+            drive=(0.6, 0.4),
+            reverb=(0.45, 0.2),
+            delay=0.5,
+            crush=0.5,
+            vinyl=0.15,
+            hiss=(-45, 10),
+            loudness=(-16, 3),
+            pump=0.1,
+            dynamics=(5, 3),
+            mix=(0, -2, 0, 0, 5),
+        ),
+        "Rock": _GenreProfile(
+            tempo=(128, 14),
+            swing=0.05,
+            drums=0.97,
+            patterns=_w("backbeat:8 halftime:1 four_floor:1"),
+            kits=_w("acoustic:9 lofi:1"),
+            scales=_w("minor:3 pentatonic_minor:3 mixolydian:2 major:2"),
+            progressions=_w("pop:3 minor:3 modal:2 static:2"),
+            bass_patterns=_w("eighths:7 octave:2 whole:1"),
+            density=(1.5, 0.4),
+            atonal=0.02,
+            bass=_w("saw_bass:5 square_bass:3 pluck:2"),
+            chords=_w("dist_guitar:9 organ:1"),
+            lead=_w("dist_guitar:5 saw_lead:3 none:2"),
+            texture=_w("none:9 noise:1"),
+            cutoff=(13.1, 0.3),
+            drive=(1.0, 0.25),
+            reverb=(0.15, 0.06),
+            delay=0.2,
+            crush=0.03,
+            vinyl=0.03,
+            hiss=(-60, 6),
+            loudness=(-10.5, 1.2),
+            pump=0.0,
+            dynamics=(2, 1),
+            mix=(1, 0, 4, 0, -4),
+        ),
+        "International": _GenreProfile(
+            tempo=(105, 18),
+            swing=0.3,
+            drums=0.8,
+            patterns=_w("clave:5 afro:5 shaker:1"),
+            kits=_w("hand:8 acoustic:2"),
+            scales=_w("phrygian_dominant:3 double_harmonic:2 pentatonic_major:2 hirajoshi:2 harmonic_minor:2"),
+            progressions=_w("static:5 modal:5"),
+            bass_patterns=_w("syncopated:4 octave:2 whole:2"),
+            density=(1.8, 0.5),
+            atonal=0.05,
+            bass=_w("pluck:3 sine:2 none:3"),
+            chords=_w("guitar:3 strings:2 organ:1 none:4"),
+            lead=_w("pluck:5 flute:3 bell:2"),
+            texture=_w("drone:6 none:4"),
+            cutoff=(12.9, 0.35),
+            drive=(0.15, 0.1),
+            reverb=(0.25, 0.08),
+            delay=0.15,
+            crush=0.03,
+            vinyl=0.25,
+            hiss=(-56, 6),
+            loudness=(-15, 2),
+            pump=0.0,
+            dynamics=(3, 1.5),
+            mix=(2, -2, -2, 3, 0),
+        ),
+        "Electronic": _GenreProfile(
+            tempo=(126, 6),
+            swing=0.1,
+            drums=0.98,
+            patterns=_w("four_floor:8 breakbeat:2"),
+            kits=_w("electronic:6 808:4"),
+            scales=_w("minor:5 dorian:2 phrygian_dominant:1 pentatonic_minor:1"),
+            progressions=_w("minor:4 static:4 modal:2"),
+            bass_patterns=_w("eighths:3 syncopated:3 kick:2 octave:2"),
+            density=(2.2, 0.5),
+            atonal=0.05,
+            bass=_w("saw_bass:4 sub:3 square_bass:3"),
+            chords=_w("pad:5 pluck:3 none:2"),
+            lead=_w("saw_lead:4 square_lead:3 bell:2 pluck:1"),
+            texture=_w("noise:4 none:4 glitch:2"),
+            cutoff=(13.8, 0.3),
+            drive=(0.4, 0.15),
+            reverb=(0.25, 0.08),
+            delay=0.6,
+            crush=0.1,
+            vinyl=0.02,
+            hiss=(-75, 5),
+            loudness=(-11, 1.2),
+            pump=0.7,
+            dynamics=(3, 1.5),
+            mix=(3, 2, -1, 0, -2),
+        ),
+        "Instrumental": _GenreProfile(
+            tempo=(80, 18),
+            swing=0.1,
+            drums=0.2,
+            patterns=_w("backbeat:3 shaker:3 halftime:2"),
+            kits=_w("acoustic:5 hand:3 electronic:2"),
+            scales=_w("major:3 minor:3 harmonic_minor:2 lydian:2"),
+            progressions=_w("pop:3 minor:5 modal:2"),
+            bass_patterns=_w("whole:7 walking:2"),
+            density=(0.9, 0.4),
+            atonal=0.02,
+            bass=_w("sine:3 pluck:1 none:5"),
+            chords=_w("strings:5 piano:4 pad:1"),
+            lead=_w("piano:5 strings:3 flute:2"),
+            texture=_w("drone:3 none:7"),
+            cutoff=(12.5, 0.35),
+            drive=(0.02, 0.02),
+            reverb=(0.55, 0.12),
+            delay=0.1,
+            crush=0.02,
+            vinyl=0.05,
+            hiss=(-65, 6),
+            loudness=(-20, 2),
+            pump=0.0,
+            dynamics=(6, 2),
+            mix=(-5, -3, 3, 1, -2),
+        ),
+    }
+)
 
-_GROUPS = MappingProxyType({  # attribute groups borrowed together from another genre
-    "rhythm": ("tempo", "swing", "drums", "patterns", "kits"),
-    "harmony": ("scales", "progressions", "bass_patterns", "density", "atonal"),
-    "timbre": ("bass", "chords", "lead", "texture"),
-    "production": ("cutoff", "drive", "reverb", "delay", "crush", "vinyl", "hiss", "loudness", "pump",
-                   "dynamics", "mix"),
-})
+_GROUPS = MappingProxyType(
+    {  # attribute groups borrowed together from another genre
+        "rhythm": ("tempo", "swing", "drums", "patterns", "kits"),
+        "harmony": ("scales", "progressions", "bass_patterns", "density", "atonal"),
+        "timbre": ("bass", "chords", "lead", "texture"),
+        "production": (
+            "cutoff",
+            "drive",
+            "reverb",
+            "delay",
+            "crush",
+            "vinyl",
+            "hiss",
+            "loudness",
+            "pump",
+            "dynamics",
+            "mix",
+        ),
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -364,15 +542,15 @@ class _Track:
 
 
 def _irregular_pattern(rng: np.random.Generator) -> tuple[str, str, str, str]:
+    """Random kick/snare/hat/percussion rows of one odd length: loops that drift against the bar."""
     length = int(rng.choice([5, 7, 9, 11, 13]))
-    rows = []
-    for p in (0.3, 0.2, 0.45, 0.25):
-        row = np.where(rng.random(length) < p, "x", ".")
-        rows.append("".join(row))
-    return tuple(rows)  # type: ignore[return-value]
+    rows = ("".join(np.where(rng.random(length) < p, "x", ".")) for p in (0.3, 0.2, 0.45, 0.25))
+    kick, snare, hat, perc = rows
+    return kick, snare, hat, perc
 
 
 def _plan(style: ArtistStyle, rng: np.random.Generator, seconds: float, sr: int) -> _Track:
+    """Draw one track around the artist style: tempo, key, progression, parts and sections."""
     tempo = float(np.clip(style.tempo * np.exp(rng.normal(0, style.tempo_jitter)), 50, 200))
     step_s = 60.0 / tempo / 4
     bar_s = step_s * _STEPS_PER_BAR
@@ -385,24 +563,35 @@ def _plan(style: ArtistStyle, rng: np.random.Generator, seconds: float, sr: int)
     levels = rng.integers(0, 3, size=n_bars // section_len + 1).repeat(section_len)[:n_bars]
     gain = 10.0 ** (-style.dynamics_db * (2 - levels) / 2 / 20)
     keep = np.array([0.5, 0.8, 1.0])[levels][:, None] > rng.random((n_bars, 4))
-    parts = [rng.random() < style.drum_prob]
-    for a, b in (style.bass, style.chords, style.lead):
-        parts.append(a if rng.random() < 0.75 else b)
-    if all(p == "none" for p in parts[1:]):  # never silent: some tonal part always plays
-        parts[3] = "piano"
-    present = np.array([bool(parts[0])] + [p != "none" for p in parts[1:]])
+    drums = bool(rng.random() < style.drum_prob)
+    pairs = (style.bass, style.chords, style.lead)  # the artist's main timbre, sometimes its alternative
+    bass, chords, lead = (main if rng.random() < 0.75 else alt for main, alt in pairs)
+    if bass == chords == lead == "none":  # never silent: some tonal part always plays
+        lead = "piano"
+    present = np.array([drums, bass != "none", chords != "none", lead != "none"])
     active = keep & present
-    tonal = active[:, 1:].any(axis=1)
     first_tonal = 1 + int(np.flatnonzero(present[1:])[0])
-    active[~tonal, first_tonal] = True
+    active[~active[:, 1:].any(axis=1), first_tonal] = True  # no bar without a tonal part
     key = style.key if rng.random() < style.key_loyalty else int(rng.integers(12))
     prog = style.progressions[int(rng.integers(len(style.progressions)))]
     return _Track(
-        sr=sr, n=round(seconds * sr), step_s=step_s, swing=style.swing, offset_s=offset_s,
-        n_steps=n_bars * _STEPS_PER_BAR, key=key, scale=_SCALES[style.scale], progression=prog,
-        chord_steps=int(rng.choice([8, 16, 32], p=[0.15, 0.6, 0.25])), drums=bool(parts[0]),
-        pattern=pattern, bass=str(parts[1]), chords=str(parts[2]), lead=str(parts[3]),
-        section_gain=gain, active=active,
+        sr=sr,
+        n=round(seconds * sr),
+        step_s=step_s,
+        swing=style.swing,
+        offset_s=offset_s,
+        n_steps=n_bars * _STEPS_PER_BAR,
+        key=key,
+        scale=_SCALES[style.scale],
+        progression=prog,
+        chord_steps=int(rng.choice([8, 16, 32], p=[0.15, 0.6, 0.25])),
+        drums=drums,
+        pattern=pattern,
+        bass=bass,
+        chords=chords,
+        lead=lead,
+        section_gain=gain,
+        active=active,
     )
 
 
@@ -424,7 +613,7 @@ def _table(slope: float, k_max: int, odd: bool) -> np.ndarray:
     """One cycle with harmonic amplitudes k**-slope, built by an inverse FFT (cheap per note)."""
     k = np.arange(1, k_max + 1)
     spectrum = np.zeros(_TABLE // 2 + 1, dtype=complex)
-    spectrum[1:k_max + 1] = -1j * k ** -slope * ((k % 2 == 1) | (not odd))
+    spectrum[1 : k_max + 1] = -1j * k**-slope * ((k % 2 == 1) | (not odd))
     wave = np.fft.irfft(spectrum, _TABLE)
     return (wave / np.abs(wave).max()).astype(np.float32)
 
@@ -460,7 +649,7 @@ def _tone(name: str, midi: float, n: int, sr: int, rng: np.random.Generator) -> 
     if tb.decay:
         env = env * np.exp(-t / tb.decay)
     fade = min(n, int(0.02 * sr))  # release ramp: no clicks at note ends
-    env[n - fade:] *= np.linspace(1, 0, fade, dtype=np.float32)
+    env[n - fade :] *= np.linspace(1, 0, fade, dtype=np.float32)
     wave = wave * env
     if tb.drive:
         wave = np.tanh(tb.drive * wave) / np.tanh(tb.drive)
@@ -470,7 +659,7 @@ def _tone(name: str, midi: float, n: int, sr: int, rng: np.random.Generator) -> 
 def _place(out: np.ndarray, start: int, wave: np.ndarray, gain: float) -> None:
     a, b = max(start, 0), min(start + len(wave), len(out))
     if a < b:
-        out[a:b] += wave[a - start:b - start] * np.float32(gain)
+        out[a:b] += wave[a - start : b - start] * np.float32(gain)
 
 
 def _render_notes(tr: _Track, timbre: str, events: list[Event], rng: np.random.Generator) -> np.ndarray:
@@ -497,7 +686,7 @@ def _drum_kit(kit: str, tune: float, sr: int, rng: np.random.Generator) -> dict[
             x = np.diff(x)
         t = np.arange(n, dtype=np.float32) / sr
         env = np.exp(-t / decay) * (np.minimum(t / attack, 1) if attack else 1)
-        return x * env / (2.0 ** bright)
+        return x * env / (2.0**bright)
 
     def sweep(seconds: float, f0: float, decay: float, drop: float = 2.0) -> np.ndarray:
         t = np.arange(int(seconds * sr), dtype=np.float32) / sr
@@ -554,10 +743,14 @@ def _bass_events(tr: _Track, style: ArtistStyle, rng: np.random.Generator) -> li
     events = []
     kick = tr.pattern[0]
     per_chord = [(s, tr.chord_steps) for s in range(0, _STEPS_PER_BAR, min(tr.chord_steps, _STEPS_PER_BAR))]
-    lens = {"whole": per_chord, "eighths": [(s, 2) for s in range(0, 16, 2)],
-            "octave": [(s, 2) for s in range(0, 16, 2)], "walking": [(s, 4) for s in range(0, 16, 4)],
-            "syncopated": [(s, 3) for s in (0, 3, 6, 8, 11, 14)],
-            "kick": [(s, 4) for s in range(16) if kick[s % len(kick)] == "x"] or [(0, 16)]}
+    lens = {
+        "whole": per_chord,
+        "eighths": [(s, 2) for s in range(0, 16, 2)],
+        "octave": [(s, 2) for s in range(0, 16, 2)],
+        "walking": [(s, 4) for s in range(0, 16, 4)],
+        "syncopated": [(s, 3) for s in (0, 3, 6, 8, 11, 14)],
+        "kick": [(s, 4) for s in range(16) if kick[s % len(kick)] == "x"] or [(0, 16)],
+    }
     for bar in np.flatnonzero(tr.active[:, 1]):
         for j, (s, d) in enumerate(lens[style.bass_pattern]):
             step = bar * _STEPS_PER_BAR + s
@@ -569,8 +762,7 @@ def _bass_events(tr: _Track, style: ArtistStyle, rng: np.random.Generator) -> li
             midi = _midi(tr, deg, 36) + (12 if style.bass_pattern == "octave" and j % 2 else 0)
             if style.bass_pattern == "syncopated" and rng.random() < 0.3:
                 midi += 7
-            events.append((float(_step_time(tr, step)), d * tr.step_s * 0.9, midi,
-                           0.9 * float(tr.section_gain[bar])))
+            events.append((float(_step_time(tr, step)), d * tr.step_s * 0.9, midi, 0.9 * float(tr.section_gain[bar])))
     return events
 
 
@@ -673,8 +865,11 @@ def _texture(tr: _Track, style: ArtistStyle, rng: np.random.Generator) -> np.nda
         out = np.zeros(n, dtype=np.float32)
         for step in rng.choice(tr.n_steps, size=tr.n_steps // 6, replace=False):
             m = int(tr.step_s * sr * rng.uniform(0.2, 1.0))
-            wave = (rng.standard_normal(m) if rng.random() < 0.5
-                    else np.sign(np.sin(2 * np.pi * rng.uniform(300, 3000) * np.arange(m) / sr)))
+            wave = (
+                rng.standard_normal(m)
+                if rng.random() < 0.5
+                else np.sign(np.sin(2 * np.pi * rng.uniform(300, 3000) * np.arange(m) / sr))
+            )
             start = _step_time(tr, int(step)) * sr
             for rep in range(int(rng.integers(1, 4))):  # stutter: the fragment repeats back to back
                 _place(out, int(start) + rep * m, wave.astype(np.float32), 0.2)
@@ -695,12 +890,11 @@ def _delay(x: np.ndarray, samples: int, feedback: float) -> np.ndarray:
     return y
 
 
-def _reverb(send: np.ndarray, sr: int, seconds: float, channels: int,
-            rng: np.random.Generator) -> list[np.ndarray]:
+def _reverb(send: np.ndarray, sr: int, seconds: float, channels: int, rng: np.random.Generator) -> list[np.ndarray]:
     """FFT convolution with decaying-noise impulse responses, run at ~11 kHz: tails are dark anyway."""
     factor = max(1, sr // 11025)
     m = len(send) // factor
-    low = sum(send[j:m * factor:factor] for j in range(factor)) / np.float32(factor)
+    low = sum(send[j : m * factor : factor] for j in range(factor)) / np.float32(factor)
     t = np.arange(int(seconds * sr / factor), dtype=np.float32) / np.float32(sr / factor)
     size = fft.next_fast_len(m + len(t), real=True)
     spectrum = fft.rfft(low, size)
@@ -731,7 +925,7 @@ def _noise_floor(n: int, sr: int, style: ArtistStyle, rng: np.random.Generator) 
     # A tiled block of a prime length (~0.37 s) sounds like hiss and costs far less than n draws.
     block = rng.standard_normal(min(n, 16411 * max(1, sr // 44100)), dtype=np.float32)
     hiss = np.resize(block * np.float32(10 ** (style.hiss_db / 20)), n)
-    if style.vinyl:
+    if style.vinyl and n > 1:
         clicks = rng.integers(0, n - 1, rng.poisson(style.vinyl * n / sr))
         hiss[clicks] += rng.uniform(-0.3, 0.3, clicks.size).astype(np.float32)
         hiss[clicks + 1] -= 0.5 * hiss[clicks]  # a crackle is a short doublet
@@ -782,15 +976,16 @@ def _master(out: np.ndarray, tr: _Track, style: ArtistStyle, rng: np.random.Gene
     for c in range(len(out)):  # shifted copies: decorrelated channels without more noise
         shift = c * 7919 % tr.n
         out[c, shift:] += noise[: tr.n - shift]
-        out[c, :shift] += noise[tr.n - shift:]
+        out[c, :shift] += noise[tr.n - shift :]
     target = 10 ** ((style.loudness_db + rng.normal(0, 1.0)) / 20)
     out *= np.float32(target / (0.99 * _rms(out)))
     out = np.tanh(out, out=out) * np.float32(0.99)  # soft limiter: peak stays below 0.99
     return np.minimum(np.maximum(out, -0.99, out=out), 0.99, out=out)
 
 
-def render_track(style: ArtistStyle, rng: np.random.Generator, *, seconds: float = 30.0,
-                 sample_rate: int = 44100, channels: int = 2) -> np.ndarray:
+def render_track(
+    style: ArtistStyle, rng: np.random.Generator, *, seconds: float = 30.0, sample_rate: int = 44100, channels: int = 2
+) -> np.ndarray:
     """Render one clip of ``style``: float32 ``(round(seconds * sample_rate), channels)``.
 
     Per-track variation (tempo jitter, key, progression, parts, sections, mix) comes from
@@ -799,8 +994,9 @@ def render_track(style: ArtistStyle, rng: np.random.Generator, *, seconds: float
     if style.genre not in _PROFILES:
         raise ValueError(f"unknown genre {style.genre!r}; expected one of {', '.join(GENRES)}")
     if round(seconds * sample_rate) < 1 or sample_rate < 8000 or channels not in (1, 2):
-        raise ValueError(f"need at least one sample, sample_rate >= 8000, channels 1 or 2; got "
-                         f"{seconds}, {sample_rate}, {channels}")
+        raise ValueError(
+            f"need at least one sample, sample_rate >= 8000, channels 1 or 2; got {seconds}, {sample_rate}, {channels}"
+        )
     tr = _plan(style, rng, seconds, sample_rate)
     stems = _stems(tr, style, rng)
     out = np.zeros((channels, tr.n), dtype=np.float32)  # channel-major: contiguous rows are faster

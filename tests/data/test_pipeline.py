@@ -117,3 +117,22 @@ def test_model_fit_consumes_the_pipeline_on_this_backend(prepared):
     assert len(history.history["loss"]) == 15
     assert history.history["loss"][-1] < history.history["loss"][0]
     assert history.history["accuracy"][-1] > 0.5  # 16 clips, 351 features: it can fit the training set
+
+
+def test_epochs_depend_only_on_seed_and_epoch_number(prepared):
+    from genre.data.pipeline import make_epochs
+
+    def batches(first_epoch, **kwargs):
+        ds, steps = make_epochs(
+            prepared, "train", "handcrafted", first_epoch=first_epoch, epochs=4, batch_size=4, seed=9, **kwargs
+        )
+        labels = [y.numpy().tolist() for _, y in ds]
+        return labels, steps
+
+    full, steps = batches(0)
+    resumed, _ = batches(2)
+    assert steps == 4 and len(full) == 4 * steps
+    assert resumed == full[2 * steps :]
+    assert full[:steps] != full[steps : 2 * steps]  # a new order every epoch
+    limited, limited_steps = batches(0, limit_batches=1)
+    assert limited_steps == 1 and len(limited) == 4

@@ -1,0 +1,84 @@
+"""The model registry: every trainable net by name, with what it needs from the data pipeline.
+
+`MODELS` maps a name to a `ModelSpec`: its config dataclass, its builder
+`build(config, input_shape, num_classes) -> keras.Model` (uncompiled, softmax output), the feature kind
+it reads (`make_dataset(kind=...)`) and the window mode for raw audio. `get_model(name)` looks one up;
+`load_model(path)` reloads a saved `.keras` file of any of them, on either backend.
+
+Importing this package imports no Keras, TensorFlow or JAX: the model modules import Keras inside
+their functions, and the custom layers (`genre.models.layers`) are imported when a model needs them.
+
+Seeds: each config's `seed` seeds the initialisers, dropout and random crops of the layers the builder
+creates, so the same config gives the same initial model. The one exception is the MobileNetV2 base
+with `weights="none"`, whose initialisers follow `keras.utils.set_random_seed` (the trainer calls it).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from genre.models import conv1d, melcnn, mobilenet
+from genre.models.conv1d import Conv1DConfig
+from genre.models.melcnn import MelCNNConfig
+from genre.models.mobilenet import MobileNetConfig
+
+if TYPE_CHECKING:
+    import keras
+
+__all__ = ["MODELS", "Conv1DConfig", "MelCNNConfig", "MobileNetConfig", "ModelSpec", "get_model", "load_model"]
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """One registered model.
+
+    feature_kind: the prepared feature it reads ("raw" windows or the "mel" image).
+    windows: `make_dataset`'s window mode for "raw" ("flat": every window is a training example);
+        ignored for "mel".
+    """
+
+    name: str
+    config_class: type
+    build: Callable[[Any, tuple[int, ...], int], keras.Model]
+    feature_kind: str
+    windows: str = "flat"
+
+    def default_config(self) -> Any:
+        return self.config_class()
+
+    def config_from_dict(self, values: dict[str, Any]) -> Any:
+        """A config from a dict (e.g. a run's JSON), or a ValueError naming unknown fields and the valid ones."""
+        import dataclasses
+
+        valid = [f.name for f in dataclasses.fields(self.config_class)]
+        unknown = sorted(set(values) - set(valid))
+        if unknown:
+            raise ValueError(f"unknown {self.name} config fields {unknown}; valid fields are {valid}")
+        return self.config_class(**values)
+
+
+MODELS: dict[str, ModelSpec] = {
+    "conv1d": ModelSpec("conv1d", Conv1DConfig, conv1d.build, feature_kind="raw", windows="flat"),
+    "mobilenet": ModelSpec("mobilenet", MobileNetConfig, mobilenet.build, feature_kind="mel"),
+    "melcnn": ModelSpec("melcnn", MelCNNConfig, melcnn.build, feature_kind="mel"),
+}
+
+
+def get_model(name: str) -> ModelSpec:
+    """The registered model called `name`, or a ValueError listing the valid names."""
+    try:
+        return MODELS[name]
+    except (KeyError, TypeError):
+        raise ValueError(f"unknown model {name!r}; valid models are {sorted(MODELS)}") from None
+
+
+def load_model(path: str | Path, *, compile: bool = True) -> keras.Model:
+    """A model saved as `.keras` by any builder here, under either backend, with its custom layers registered."""
+    import keras
+
+    import genre.models.layers  # noqa: F401  (registers the custom layers with Keras)
+
+    return keras.saving.load_model(path, compile=compile)

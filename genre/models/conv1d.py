@@ -1,0 +1,74 @@
+"""The study's 1-D CNN on raw audio windows: its config and its builder.
+
+Input: one window, float32 `(window_length, 1)` in [-1, 1] (`genre.data.make_dataset(kind="raw",
+windows="flat")`; the default window is 10000 samples). Layers, as in the study: Conv1D 128 k3 ReLU,
+MaxPool, Conv1D 64 k3 ReLU, MaxPool, Flatten, Dense 100 ReLU, Dropout 0.5, Dense 20 ReLU, Dropout 0.5,
+Dense softmax. Every size is a field of `Conv1DConfig`. The builder returns an uncompiled model.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from genre.models._common import Seeds, check_positive, check_rate, positive_ints
+
+if TYPE_CHECKING:
+    import keras
+
+
+@dataclass(frozen=True)
+class Conv1DConfig:
+    """Sizes of the study's net. `filters` and `dense_units` give one layer per value, in order.
+
+    seed: seeds the initialisers and the dropout layers, so a config builds the same weights every time.
+    """
+
+    filters: tuple[int, ...] = (128, 64)
+    kernel_size: int = 3
+    pool_size: int = 2
+    dense_units: tuple[int, ...] = (100, 20)
+    dropout: float = 0.5
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "filters", positive_ints("filters", self.filters))
+        object.__setattr__(self, "dense_units", positive_ints("dense_units", self.dense_units, allow_empty=True))
+        check_positive("kernel_size", self.kernel_size)
+        check_positive("pool_size", self.pool_size)
+        check_rate("dropout", self.dropout)
+
+
+def build(config: Conv1DConfig, input_shape: tuple[int, ...], num_classes: int) -> keras.Model:
+    """The study's Conv1D net for windows of `input_shape` = `(window_length, 1)`; uncompiled, softmax output."""
+    import keras
+
+    input_shape = tuple(input_shape)
+    if len(input_shape) != 2:
+        raise ValueError(f"conv1d expects input_shape (window_length, channels), got {input_shape}")
+    check_positive("num_classes", num_classes)
+    length = input_shape[0]
+    for _ in config.filters:  # each block: a 'valid' convolution, then pooling
+        length = (length - config.kernel_size + 1) // config.pool_size
+    if length < 1:
+        raise ValueError(
+            f"window_length {input_shape[0]} is too short for {len(config.filters)} conv blocks "
+            f"(kernel_size {config.kernel_size}, pool_size {config.pool_size})"
+        )
+
+    seeds = Seeds(config.seed)
+    inputs = keras.Input(shape=input_shape, dtype="float32", name="window")
+    x = inputs
+    for i, filters in enumerate(config.filters, start=1):
+        x = keras.layers.Conv1D(
+            filters, config.kernel_size, activation="relu", kernel_initializer=seeds.kernel(), name=f"conv{i}"
+        )(x)
+        x = keras.layers.MaxPooling1D(config.pool_size, name=f"pool{i}")(x)
+    x = keras.layers.Flatten(name="flatten")(x)
+    for i, units in enumerate(config.dense_units, start=1):
+        x = keras.layers.Dense(units, activation="relu", kernel_initializer=seeds.kernel(), name=f"dense{i}")(x)
+        x = keras.layers.Dropout(config.dropout, seed=seeds.next(), name=f"dropout{i}")(x)
+    outputs = keras.layers.Dense(
+        num_classes, activation="softmax", kernel_initializer=seeds.kernel(), name="probabilities"
+    )(x)
+    return keras.Model(inputs, outputs, name="conv1d")

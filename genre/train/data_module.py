@@ -1,0 +1,88 @@
+"""The data module: a prepared data set's splits as the pipelines a model needs.
+
+It knows which feature kind and window mode the model eats, and hands the Trainer training
+epochs (`genre.data.make_epochs`), validation batches and clip-grouped evaluation batches.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from genre.data import Manifest, make_dataset, make_epochs, model_input_shape, read_manifest
+from genre.train.config import DataConfig
+
+
+@dataclass(frozen=True)
+class DataModule:
+    config: DataConfig
+    kind: str
+    windows: str
+    seed: int
+    manifest: Manifest
+
+    @classmethod
+    def from_config(cls, config: DataConfig, kind: str, windows: str, seed: int) -> DataModule:
+        manifest = read_manifest(config.data)
+        manifest.require_kind(kind)
+        return cls(config=config, kind=kind, windows=windows, seed=seed, manifest=manifest)
+
+    @property
+    def input_shape(self) -> tuple[int, ...]:
+        return model_input_shape(self.manifest, self.kind, self.windows)
+
+    @property
+    def genres(self) -> list[str]:
+        return self.manifest.genres
+
+    def steps_per_epoch(self, limit_batches: int | None = None) -> int:
+        examples = self.manifest.clips("train") * (self.manifest.shape("raw")[0] if self._flat_windows else 1)
+        steps = -(-examples // self.config.batch_size)
+        return min(steps, limit_batches) if limit_batches is not None else steps
+
+    @property
+    def _flat_windows(self) -> bool:
+        return self.kind == "raw" and self.windows == "flat"
+
+    def train_epochs(self, first_epoch: int, epochs: int, limit_batches: int | None = None):
+        return make_epochs(
+            self.config.data,
+            "train",
+            self.kind,
+            first_epoch=first_epoch,
+            epochs=epochs,
+            batch_size=self.config.batch_size,
+            seed=self.seed,
+            windows=self.windows,
+            limit_batches=limit_batches,
+            cache=self.config.cache,
+            shuffle_buffer=self.config.shuffle_buffer,
+            manifest=self.manifest,
+        )
+
+    def validation(self, limit_batches: int | None = None):
+        ds = make_dataset(
+            self.config.data,
+            "validation",
+            self.kind,
+            batch_size=self.config.batch_size,
+            training=False,
+            windows=self.windows,
+            cache=self.config.cache,
+            manifest=self.manifest,
+        )
+        return ds.take(limit_batches) if limit_batches is not None else ds
+
+    def clips(self, split: str, limit_batches: int | None = None):
+        """(x, label, track_id) batches with a clip's windows together, for clip-level scoring."""
+        ds = make_dataset(
+            self.config.data,
+            split,
+            self.kind,
+            batch_size=self.config.batch_size,
+            training=False,
+            windows="clip",
+            with_track_id=True,
+            cache=False,
+            manifest=self.manifest,
+        )
+        return ds.take(limit_batches) if limit_batches is not None else ds

@@ -1,0 +1,110 @@
+"""The run directory: everything one training run leaves behind, so reports need nothing else.
+
+    RUN/config.json            the resolved FitConfig
+    RUN/data_manifest.json     the manifest of the data it trained on
+    RUN/checkpoints/           top-k `.keras` files, and `last/` (resume state)
+    RUN/logs/metrics.csv       per-epoch training and validation curves, learning rate
+    RUN/logs/tensorboard/      the same for TensorBoard
+    RUN/metrics.json           validation and test metrics of the best checkpoint
+
+Every `.keras` file written here also carries the run's config inside it (`genre.json`), so a
+checkpoint copied elsewhere still says what it is.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import zipfile
+from pathlib import Path
+
+import numpy as np
+
+CONFIG = "config.json"
+MANIFEST = "data_manifest.json"
+METRICS = "metrics.json"
+CHECKPOINTS = "checkpoints"
+LAST = "last"
+EMBEDDED_CONFIG = "genre.json"
+
+
+class RunError(ValueError):
+    """A run directory is missing, incomplete, or cannot be resumed."""
+
+
+def write_json(path: Path, payload: dict) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(payload, indent=1, default=_json_default) + "\n")
+    os.replace(tmp, path)
+
+
+def read_json(path: Path) -> dict:
+    if not path.is_file():
+        raise RunError(f"{path}: not found; is {path.parent} a run directory?")
+    return json.loads(path.read_text())
+
+
+def save_model(model, path: Path, config: dict) -> None:
+    """`model.save` plus the run config inside the archive."""
+    tmp = path.with_name(path.name + ".tmp.keras")
+    model.save(tmp)
+    with zipfile.ZipFile(tmp, "a") as archive:
+        archive.writestr(EMBEDDED_CONFIG, json.dumps(config, indent=1, default=_json_default))
+    os.replace(tmp, path)
+
+
+def embedded_config(path: Path) -> dict:
+    with zipfile.ZipFile(path) as archive:
+        return json.loads(archive.read(EMBEDDED_CONFIG))
+
+
+def save_resume_state(directory: Path, model, config: dict, state: dict) -> None:
+    """Everything needed to continue exactly: all variables (seed generators and optimizer included,
+    which `.keras` files do not restore), and the trainer's and callbacks' state. Written to a fresh
+    folder and swapped in, so a kill at any moment leaves either the old state or the new one."""
+    import keras
+
+    tmp, old = directory.with_name(LAST + ".tmp"), directory.with_name(LAST + ".old")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    arrays = {f"model_{i}": keras.ops.convert_to_numpy(v) for i, v in enumerate(model.variables)}
+    arrays |= {f"optimizer_{i}": keras.ops.convert_to_numpy(v) for i, v in enumerate(model.optimizer.variables)}
+    np.savez(tmp / "variables.npz", **arrays)
+    save_model(model, tmp / "model.keras", config)
+    write_json(tmp / "state.json", state)
+    if directory.exists():
+        shutil.rmtree(old, ignore_errors=True)
+        os.replace(directory, old)
+    os.replace(tmp, directory)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def load_resume_state(directory: Path, model) -> dict:
+    """Restores variables into a freshly built and compiled model; returns the trainer state."""
+    if not (directory / "state.json").is_file():
+        old = directory.with_name(LAST + ".old")
+        if (old / "state.json").is_file():  # killed between the two renames of save_resume_state
+            directory = old
+        else:
+            raise RunError(f"{directory}: no resume state; the run never finished an epoch, start it again")
+    with np.load(directory / "variables.npz") as arrays:
+        model.optimizer.build(model.trainable_variables)
+        for prefix, variables in (("model", model.variables), ("optimizer", model.optimizer.variables)):
+            stored = sorted((k for k in arrays.files if k.startswith(prefix + "_")), key=lambda k: int(k.split("_")[1]))
+            if len(stored) != len(variables):
+                raise RunError(
+                    f"{directory}: saved {prefix} has {len(stored)} variables, the rebuilt one {len(variables)}; "
+                    "was the config changed?"
+                )
+            for key, variable in zip(stored, variables, strict=True):
+                variable.assign(arrays[key])
+    return read_json(directory / "state.json")
+
+
+def _json_default(value):
+    if isinstance(value, Path):
+        return str(value)
+    if isinstance(value, np.generic):
+        return value.item()
+    raise TypeError(f"not JSON serialisable: {type(value).__name__}")

@@ -1,0 +1,246 @@
+"""The Trainer: how a task is trained. The loop policy Keras's `fit` lacks, around `fit` itself.
+
+Keras runs the steps (on JAX or TensorFlow). The Trainer adds: a run directory, top-k and last
+checkpoints, exact resumption (`resume=True` continues a killed run from its last finished epoch
+with the same variables, optimizer and RNG state, callback state and data order), early stopping,
+reduce-on-plateau or cosine learning rate, gradient clipping, mixed precision where the device
+has it, CSV and TensorBoard logs, a NaN/inf stop that keeps the last good checkpoint, `seed` and
+`deterministic`, and debug limits (`fast_dev_run`, `limit_train_batches`, `limit_val_batches`).
+User callbacks in Keras's shape (e.g. Optuna's pruning callback) run inside the same loop.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from genre.train import TrainingDiverged
+from genre.train import run_dir as rd
+from genre.train.callbacks import (
+    EarlyStopping,
+    LearningRateLogger,
+    NanGuard,
+    ReduceLROnPlateau,
+    StatefulCallback,
+    TopKCheckpoint,
+)
+from genre.train.config import OptimConfig, TrainerConfig
+from genre.train.data_module import DataModule
+from genre.train.task import ClassificationTask
+
+
+@dataclass
+class FitResult:
+    epochs: int  # epochs completed, in total over every resumption
+    train_seconds: float
+    best_checkpoint: Path | None
+    last_checkpoint: Path | None
+    stopped_early: bool
+    history: dict = field(default_factory=dict)
+
+
+class _ResumePoint(StatefulCallback):
+    """Last in the callback list: after every finished epoch, saves what resumption needs."""
+
+    def __init__(self, directory: Path, stateful: dict[str, StatefulCallback], config: dict, clock) -> None:
+        super().__init__()
+        self.directory, self.stateful, self.config, self.clock = directory, stateful, config, clock
+        self.saved_epoch: int | None = None
+
+    def on_epoch_end(self, epoch, logs=None) -> None:
+        if not all(math.isfinite(float(v)) for k, v in (logs or {}).items() if "loss" in k):
+            return  # never overwrite the last good state with diverged weights
+        state = {
+            "epoch": epoch + 1,
+            "train_seconds": self.clock(),
+            "callbacks": {name: cb.state() for name, cb in self.stateful.items()},
+        }
+        rd.save_resume_state(self.directory, self.model, self.config, state)
+        self.saved_epoch = epoch + 1
+
+
+class Trainer:
+    def __init__(self, config: TrainerConfig | None = None, callbacks: list | None = None) -> None:
+        self.config = config or TrainerConfig()
+        self.user_callbacks = list(callbacks or [])
+
+    def fit(
+        self,
+        task: ClassificationTask,
+        data: DataModule,
+        run: Path,
+        *,
+        run_config: dict,
+        resume: bool = False,
+        phase: str = "",
+        learning_rate: float | None = None,
+        max_epochs: int | None = None,
+    ):
+        """Trains `task` on `data`, writing into `run`. Returns (model, FitResult).
+
+        phase: a name for a second training phase in the same run (e.g. "finetune"), which gets
+        its own checkpoint folder and logs; `learning_rate` and `max_epochs` override the config's.
+        """
+        import keras
+
+        c = self.config
+        run = Path(run)
+        checkpoints = run / rd.CHECKPOINTS / phase if phase else run / rd.CHECKPOINTS
+        logs = run / "logs" / phase if phase else run / "logs"
+        checkpoints.mkdir(parents=True, exist_ok=True)
+        logs.mkdir(parents=True, exist_ok=True)
+        epochs = 1 if c.fast_dev_run else (max_epochs or c.max_epochs)
+        limit_train = 1 if c.fast_dev_run else c.limit_train_batches
+        limit_val = 1 if c.fast_dev_run else c.limit_val_batches
+
+        seed_everything(c.seed, c.deterministic)
+        with precision_scope(c.precision):
+            model = task.build_model()
+        steps = data.steps_per_epoch(limit_train)
+        task.compile(model, total_steps=steps * epochs, learning_rate=learning_rate)
+
+        stateful: dict[str, StatefulCallback] = {
+            "checkpoint": TopKCheckpoint(
+                checkpoints,
+                c.monitor,
+                c.monitor_mode,
+                0 if c.fast_dev_run else c.save_top_k,
+                lambda m, path: rd.save_model(m, path, run_config),
+            )
+        }
+        if c.early_stopping_patience is not None:
+            stateful["early_stopping"] = EarlyStopping(c.monitor, c.monitor_mode, c.early_stopping_patience)
+        if task.optim.schedule == "plateau":
+            stateful["plateau"] = _plateau(task.optim, c)
+
+        first_epoch, seconds_before = 0, 0.0
+        last_dir = checkpoints / rd.LAST
+        if resume:
+            state = rd.load_resume_state(last_dir, model)
+            first_epoch, seconds_before = state["epoch"], state["train_seconds"]
+            for name, callback in stateful.items():
+                callback.load_state(state["callbacks"][name])
+            if state.get("finished") or first_epoch >= epochs:
+                return model, self._result(first_epoch, seconds_before, stateful, last_dir, finished=True)
+        else:
+            for callback in stateful.values():
+                callback.reset()
+
+        started = time.perf_counter()
+        guard = NanGuard()
+        resume_point = _ResumePoint(
+            last_dir, stateful, run_config, lambda: seconds_before + time.perf_counter() - started
+        )
+        callbacks = [
+            guard,
+            LearningRateLogger(),
+            *self.user_callbacks,
+            *stateful.values(),
+            keras.callbacks.CSVLogger(str(logs / "metrics.csv"), append=resume),
+        ]
+        if c.tensorboard:
+            callbacks.append(keras.callbacks.TensorBoard(str(logs / "tensorboard"), write_graph=False))
+        if not c.fast_dev_run:
+            callbacks.append(resume_point)
+
+        train, steps = data.train_epochs(first_epoch, epochs, limit_train)
+        history = model.fit(
+            train,
+            validation_data=data.validation(limit_val),
+            epochs=epochs,
+            initial_epoch=first_epoch,
+            steps_per_epoch=steps,
+            callbacks=callbacks,
+            shuffle=False,
+            verbose=1 if c.progress else 0,
+        )
+        if guard.tripped:
+            last = last_dir if resume_point.saved_epoch or resume else None
+            where = (
+                f"the last good state is {last} (epoch {resume_point.saved_epoch or first_epoch})"
+                if last
+                else ("no epoch finished before it, so there is no checkpoint")
+            )
+            raise TrainingDiverged(
+                f"training stopped: {guard.tripped}; {where}. Lower the learning rate or set clipnorm."
+            )
+        seconds = seconds_before + time.perf_counter() - started
+        done = resume_point.saved_epoch or first_epoch
+        if not c.fast_dev_run:
+            state = rd.read_json(last_dir / "state.json")
+            rd.write_json(last_dir / "state.json", {**state, "finished": True})
+        result = self._result(done, seconds, stateful, last_dir, finished=True)
+        result.history = history.history
+        return model, result
+
+    def _result(self, epochs, seconds, stateful, last_dir, finished) -> FitResult:
+        checkpoint = stateful["checkpoint"]
+        early = stateful.get("early_stopping")
+        best = checkpoint.directory / checkpoint.best["file"] if checkpoint.best else None
+        return FitResult(
+            epochs=epochs,
+            train_seconds=seconds,
+            best_checkpoint=best,
+            last_checkpoint=last_dir / "model.keras" if (last_dir / "model.keras").is_file() else None,
+            stopped_early=bool(early and early.stopped_epoch),
+        )
+
+
+def _plateau(optim: OptimConfig, c: TrainerConfig) -> ReduceLROnPlateau:
+    return ReduceLROnPlateau(
+        c.monitor, c.monitor_mode, optim.plateau_factor, optim.plateau_patience, optim.min_learning_rate
+    )
+
+
+def seed_everything(seed: int, deterministic: bool) -> None:
+    """One seed for Python, NumPy and the backend; `deterministic` also asks TensorFlow for
+    deterministic kernels (XLA on CPU is deterministic already; on GPU, JAX needs
+    XLA_FLAGS=--xla_gpu_deterministic_ops=true set before it starts, which is the user's to set)."""
+    import keras
+
+    keras.utils.set_random_seed(seed)
+    if deterministic and keras.backend.backend() == "tensorflow":
+        import tensorflow as tf
+
+        tf.config.experimental.enable_op_determinism()
+
+
+@contextlib.contextmanager
+def precision_scope(precision: str):
+    """Keras's dtype policy for the models built inside, restored after."""
+    import keras
+
+    previous = keras.config.dtype_policy()
+    keras.config.set_dtype_policy(resolve_precision(precision))
+    try:
+        yield
+    finally:
+        keras.config.set_dtype_policy(previous)
+
+
+def resolve_precision(precision: str) -> str:
+    """ "32" -> float32; "mixed" -> mixed_float16 on a GPU, mixed_bfloat16 elsewhere; "auto" -> mixed
+    on a GPU or TPU, float32 on a CPU (where mixed precision is slower, not faster)."""
+    if precision == "32":
+        return "float32"
+    kind = accelerator()
+    if precision == "auto" and kind == "cpu":
+        return "float32"
+    return "mixed_float16" if kind == "gpu" else "mixed_bfloat16"
+
+
+def accelerator() -> str:
+    import keras
+
+    if keras.backend.backend() == "jax":
+        import jax
+
+        return jax.default_backend()  # "cpu", "gpu" or "tpu"
+    import tensorflow as tf
+
+    if tf.config.list_logical_devices("TPU"):
+        return "tpu"
+    return "gpu" if tf.config.list_logical_devices("GPU") else "cpu"

@@ -1,0 +1,67 @@
+"""Run configuration: plain-name overrides, TOML files, clear errors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from genre.train.config import FitConfig, apply_overrides, parse_set_arguments, read_toml
+from genre.train.fit import default_config
+
+
+def test_plain_names_reach_their_section_and_shared_names_set_all():
+    config = apply_overrides(default_config("conv1d"), {"max_epochs": "2", "filters": "8,4", "seed": "5"})
+    assert config.trainer.max_epochs == 2
+    assert config.model_config.filters == (8, 4)
+    assert config.trainer.seed == 5 and config.model_config.seed == 5
+
+
+def test_unknown_setting_lists_the_valid_ones():
+    with pytest.raises(ValueError, match=r"unknown setting 'epochs'.*max_epochs"):
+        apply_overrides(default_config("conv1d"), {"epochs": "3"})
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "message"),
+    [
+        ("max_epochs", "two", "not a valid int"),
+        ("deterministic", "maybe", "not a valid bool"),
+        ("optimizer", "rmsprop", "valid optimizers"),
+        ("max_epochs", "0", "at least 1"),
+    ],
+)
+def test_bad_values_are_errors_naming_them(key, value, message):
+    with pytest.raises(ValueError, match=message):
+        apply_overrides(default_config("conv1d"), {key: value})
+
+
+def test_none_and_optional_values():
+    config = apply_overrides(default_config("conv1d"), {"clipnorm": "1.5", "early_stopping_patience": "none"})
+    assert config.optim.clipnorm == 1.5 and config.trainer.early_stopping_patience is None
+
+
+def test_toml_file_with_tables(tmp_path):
+    path = tmp_path / "run.toml"
+    path.write_text("[trainer]\nmax_epochs = 4\n\n[optim]\nlearning_rate = 0.01\n\nfilters = [16, 8]\n")
+    config = apply_overrides(default_config("conv1d"), read_toml(path), origin=str(path))
+    assert config.trainer.max_epochs == 4 and config.optim.learning_rate == 0.01
+    assert config.model_config.filters == (16, 8)
+    path.write_text("max_epochs = [")
+    with pytest.raises(ValueError, match=str(path)):
+        read_toml(path)
+
+
+def test_set_arguments_need_key_and_value():
+    assert parse_set_arguments(["a=1", "b = x=y"]) == {"a": "1", "b": "x=y"}
+    with pytest.raises(ValueError, match="key=value"):
+        parse_set_arguments(["max_epochs"])
+
+
+def test_config_round_trips_through_its_dict():
+    config = apply_overrides(default_config("melcnn"), {"data": "/some/where", "max_epochs": "3"})
+    from genre.models import get_model
+
+    again = FitConfig.from_dict(config.to_dict(), get_model("melcnn").config_class)
+    assert again == config
+    assert isinstance(again.data.data, Path)

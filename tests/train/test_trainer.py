@@ -1,0 +1,154 @@
+"""The Trainer's loop policy: checkpoints, exact resume after SIGKILL, early and NaN stops, debug limits."""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import keras
+import numpy as np
+import pytest
+
+from genre.train import TrainingDiverged
+from genre.train.fit import best_checkpoint, train_and_evaluate
+from tests.train.conftest import tiny_set_arguments
+
+
+def _rows(run):
+    with open(run / "logs" / "metrics.csv") as f:
+        return list(csv.DictReader(f))
+
+
+def test_metrics_json_and_run_directory(tmp_path, tiny_config):
+    run = tmp_path / "run"
+    metrics = train_and_evaluate(tiny_config(max_epochs=2), run)
+    assert metrics["model"] == "conv1d" and metrics["backend"] == keras.backend.backend()
+    assert metrics["epochs"] == 2 and metrics["train_seconds"] > 0
+    for split in ("val", "test"):
+        assert 0 <= metrics[split]["accuracy"] <= 1 and 0 <= metrics[split]["macro_f1"] <= 1
+        assert metrics[split]["windows_per_clip"] == 3
+    assert len(metrics["test"]["confusion"]) == 8 and set(metrics["test"]["per_genre"]) >= {"Rock", "Folk"}
+    assert json.loads((run / "metrics.json").read_text()) == json.loads(json.dumps(metrics))
+    assert json.loads((run / "config.json").read_text())["model_config"]["filters"] == [4, 4]
+    assert (run / "data_manifest.json").is_file()
+    rows = _rows(run)
+    assert [r["epoch"] for r in rows] == ["0", "1"] and {"loss", "val_accuracy", "learning_rate"} <= set(rows[0])
+
+
+def test_keeps_the_top_k_checkpoints(tmp_path, tiny_config):
+    run = tmp_path / "run"
+    train_and_evaluate(
+        tiny_config(max_epochs=5, save_top_k=2, monitor="val_loss", monitor_mode="min", early_stopping_patience="none"),
+        run,
+    )
+    kept = sorted(p.name for p in (run / "checkpoints").glob("*.keras"))
+    losses = sorted((float(r["val_loss"]), int(r["epoch"]) + 1) for r in _rows(run))[:2]
+    assert kept == sorted(f"epoch={e:03d}-val_loss={v:.4f}.keras" for v, e in losses)
+    assert best_checkpoint(run).name == f"epoch={losses[0][1]:03d}-val_loss={losses[0][0]:.4f}.keras"
+    embedded = __import__("genre.train.run_dir", fromlist=["x"]).embedded_config(best_checkpoint(run))
+    assert embedded["model"] == "conv1d"
+
+
+def test_early_stopping_stops_when_the_monitor_stalls(tmp_path, tiny_config):
+    # A learning rate this small cannot move val_accuracy: patience 1 ends the run after 2 epochs.
+    metrics = train_and_evaluate(
+        tiny_config(max_epochs=10, learning_rate=1e-12, early_stopping_patience=1), tmp_path / "run"
+    )
+    assert metrics["stopped_early"] is True and metrics["epochs"] == 2
+
+
+class _PoisonWeights(keras.callbacks.Callback):
+    """Turns one kernel to NaN when the second epoch begins, as a diverging step would."""
+
+    def on_epoch_begin(self, epoch, logs=None):
+        if epoch == 1:
+            kernel = next(v for v in self.model.trainable_variables if "kernel" in v.path)
+            kernel.assign(np.full(kernel.shape, np.nan, dtype="float32"))
+
+
+def test_nan_loss_stops_with_a_clear_message_and_keeps_the_last_good_state(tmp_path, tiny_config):
+    run = tmp_path / "run"
+    with pytest.raises(TrainingDiverged, match=r"loss became (nan|inf) at epoch 2, batch 1") as err:
+        train_and_evaluate(tiny_config(max_epochs=4), run, callbacks=[_PoisonWeights()])
+    last = run / "checkpoints" / "last"
+    assert str(last) in str(err.value) and "(epoch 1)" in str(err.value)
+    assert json.loads((last / "state.json").read_text())["epoch"] == 1
+    with np.load(last / "variables.npz") as arrays:
+        assert all(np.isfinite(arrays[k]).all() for k in arrays.files if arrays[k].dtype.kind == "f")
+    assert not (run / "metrics.json").exists()
+
+
+class _CountBatches(keras.callbacks.Callback):
+    def __init__(self):
+        super().__init__()
+        self.batches, self.epochs = 0, 0
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.batches += 1
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.epochs += 1
+
+
+def test_debug_limits_and_user_callbacks(tmp_path, tiny_config):
+    counter = _CountBatches()
+    train_and_evaluate(
+        tiny_config(max_epochs=2, limit_train_batches=1, limit_val_batches=1), tmp_path / "a", callbacks=[counter]
+    )
+    assert (counter.batches, counter.epochs) == (2, 2)
+
+    counter = _CountBatches()
+    metrics = train_and_evaluate(tiny_config(max_epochs=5, fast_dev_run=True), tmp_path / "b", callbacks=[counter])
+    assert (counter.batches, counter.epochs) == (1, 1)
+    assert metrics["fast_dev_run"] is True and metrics["checkpoint"] is None
+    assert not list((tmp_path / "b" / "checkpoints").glob("*.keras"))
+
+
+def test_refuses_to_overwrite_a_run(tmp_path, tiny_config):
+    run = tmp_path / "run"
+    train_and_evaluate(tiny_config(fast_dev_run=True), run)
+    with pytest.raises(ValueError, match="--resume"):
+        train_and_evaluate(tiny_config(fast_dev_run=True), run)
+
+
+def _fit_command(prepared, run, *extra):
+    args = tiny_set_arguments(prepared, max_epochs=4, deterministic="true", early_stopping_patience="none", dropout=0.3)
+    return [sys.executable, "-m", "genre", "fit", "--model", "conv1d", *args, "--run-dir", str(run), *extra]
+
+
+def test_resume_after_sigkill_ends_like_an_uninterrupted_run(tmp_path, prepared):
+    env = {**os.environ, "PYTHONHASHSEED": "0"}
+    reference = tmp_path / "reference"
+    subprocess.run(_fit_command(prepared, reference), check=True, capture_output=True, env=env)
+
+    run = tmp_path / "killed"
+    process = subprocess.Popen(
+        _fit_command(prepared, run), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env
+    )
+    state = run / "checkpoints" / "last" / "state.json"
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline:
+        if state.is_file() and json.loads(state.read_text())["epoch"] >= 2:
+            break
+        assert process.poll() is None, "the run ended before it could be killed"
+        time.sleep(0.05)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    assert not (run / "metrics.json").exists()
+
+    resume = [sys.executable, "-m", "genre", "fit", "--model", "conv1d", "--run-dir", str(run), "--resume"]
+    subprocess.run(resume, check=True, capture_output=True, env=env)
+    ours, theirs = _rows(run), _rows(reference)
+    assert len(ours) >= 4
+    # Epochs logged before the kill may repeat after it; the last four must equal the reference's.
+    for a, b in zip(ours[-4:], theirs, strict=True):
+        for key in ("loss", "accuracy", "val_loss", "val_accuracy", "learning_rate"):
+            assert math.isclose(float(a[key]), float(b[key]), rel_tol=1e-6, abs_tol=1e-7), (key, a, b)
+    final, expected = (json.loads((r / "metrics.json").read_text()) for r in (run, reference))
+    assert final["val"] == expected["val"] and final["test"] == expected["test"] and final["epochs"] == 4
