@@ -16,7 +16,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        return args.run(args)
+        return args.handler(args)
     except (ValueError, FileNotFoundError, FileExistsError) as err:
         # Bad input is a one-line message naming what is wrong, not a traceback.
         print(f"genre {args.command}: error: {err}", file=sys.stderr)
@@ -44,7 +44,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--tracks-per-genre", type=int, default=50)
     demo.add_argument("--seconds", type=float, default=10.0, help="length of each generated clip")
     _common(demo)
-    demo.set_defaults(run=_run_demo)
+    demo.set_defaults(handler=_run_demo)
 
     synth = commands.add_parser("synth", help="write an FMA-shaped data set of generated music")
     synth.add_argument("--out", type=Path, required=True)
@@ -53,7 +53,7 @@ def build_parser() -> argparse.ArgumentParser:
     synth.add_argument("--sample-rate", type=int, default=44100)
     synth.add_argument("--channels", type=int, default=2, choices=(1, 2))
     _common(synth)
-    synth.set_defaults(run=_run_synth)
+    synth.set_defaults(handler=_run_synth)
 
     prep = commands.add_parser("prepare", help="decode audio, compute features, write TFRecord shards + manifest")
     source = prep.add_mutually_exclusive_group(required=True)
@@ -74,7 +74,7 @@ def build_parser() -> argparse.ArgumentParser:
     prep.add_argument("--raw-window-length", type=int, default=10000)
     prep.add_argument("--shard-size", type=int, default=256, help="clips per shard")
     _common(prep)
-    prep.set_defaults(run=_run_prepare)
+    prep.set_defaults(handler=_run_prepare)
 
     fit = commands.add_parser("fit", help="train a model, then evaluate its best checkpoint on the test split")
     fit.add_argument("--model", required=True, help="conv1d, mobilenet or melcnn")
@@ -83,24 +83,24 @@ def build_parser() -> argparse.ArgumentParser:
     fit.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override one setting")
     fit.add_argument("--run-dir", type=Path, help="where the run goes (default: runs/<model>-<time>)")
     fit.add_argument("--resume", action="store_true", help="continue the run in --run-dir where it stopped")
-    fit.set_defaults(run=_run_fit)
+    fit.set_defaults(handler=_run_fit)
 
     test = commands.add_parser("test", help="score a run's best checkpoint on a split (default: test)")
     test.add_argument("--run", type=Path, required=True)
     test.add_argument("--split", default="test", choices=("train", "validation", "test"))
-    test.set_defaults(run=_run_test)
+    test.set_defaults(handler=_run_test)
 
     predict = commands.add_parser("predict", help="genre probabilities of audio files of any length")
     predict.add_argument("--run", type=Path, required=True)
     predict.add_argument("files", type=Path, nargs="+")
     predict.add_argument("--top", type=int, default=3)
     predict.add_argument("--json", action="store_true", help="one JSON object per file")
-    predict.set_defaults(run=_run_predict)
+    predict.set_defaults(handler=_run_predict)
 
     info = commands.add_parser("info", help="describe a prepared data set")
     info.add_argument("data", type=Path)
     info.add_argument("--json", action="store_true", help="print the manifest itself")
-    info.set_defaults(run=_run_info)
+    info.set_defaults(handler=_run_info)
     return parser
 
 

@@ -45,6 +45,11 @@ class ModelSpec:
     build: Callable[[Any, tuple[int, ...], int], keras.Model]
     feature_kind: str
     windows: str = "flat"
+    # Checks what a build would need (e.g. weight files) before any work starts; raises if missing.
+    preflight: Callable[[Any, tuple[int, ...]], None] | None = None
+    # A second training phase: changes the trained model in place (e.g. unfreezes layers); the config
+    # then holds `fine_tune_epochs` and `fine_tune_learning_rate`.
+    fine_tune: Callable[[keras.Model, Any], None] | None = None
 
     def default_config(self) -> Any:
         return self.config_class()
@@ -62,7 +67,14 @@ class ModelSpec:
 
 MODELS: dict[str, ModelSpec] = {
     "conv1d": ModelSpec("conv1d", Conv1DConfig, conv1d.build, feature_kind="raw", windows="flat"),
-    "mobilenet": ModelSpec("mobilenet", MobileNetConfig, mobilenet.build, feature_kind="mel"),
+    "mobilenet": ModelSpec(
+        "mobilenet",
+        MobileNetConfig,
+        mobilenet.build,
+        feature_kind="mel",
+        preflight=mobilenet.check_weights,
+        fine_tune=mobilenet.unfreeze_top,
+    ),
     "melcnn": ModelSpec("melcnn", MelCNNConfig, melcnn.build, feature_kind="mel"),
 }
 

@@ -69,6 +69,6 @@ def build(config: Conv1DConfig, input_shape: tuple[int, ...], num_classes: int) 
         x = keras.layers.Dense(units, activation="relu", kernel_initializer=seeds.kernel(), name=f"dense{i}")(x)
         x = keras.layers.Dropout(config.dropout, seed=seeds.next(), name=f"dropout{i}")(x)
     outputs = keras.layers.Dense(
-        num_classes, activation="softmax", kernel_initializer=seeds.kernel(), name="probabilities"
+        num_classes, activation="softmax", kernel_initializer=seeds.kernel(), dtype="float32", name="probabilities"
     )(x)
     return keras.Model(inputs, outputs, name="conv1d")

@@ -33,7 +33,6 @@ class RandomTimeCrop(keras.layers.Layer):
         self.axis = int(axis)
         self.seed = seed
         self.seed_generator = keras.random.SeedGenerator(seed)
-        self.supports_masking = False
 
     def call(self, inputs, training: bool | None = None):
         length = inputs.shape[self.axis]

@@ -88,6 +88,6 @@ def build(config: MelCNNConfig, input_shape: tuple[int, ...], num_classes: int) 
         x = keras.layers.ReLU(name="dense_relu")(x)
     x = keras.layers.Dropout(config.dropout, seed=seeds.next(), name="dropout")(x)
     outputs = keras.layers.Dense(
-        num_classes, activation="softmax", kernel_initializer=seeds.kernel(), name="probabilities"
+        num_classes, activation="softmax", kernel_initializer=seeds.kernel(), dtype="float32", name="probabilities"
     )(x)
     return keras.Model(inputs, outputs, name="melcnn")

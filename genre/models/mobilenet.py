@@ -130,11 +130,12 @@ def build(config: MobileNetConfig, input_shape: tuple[int, ...], num_classes: in
     x = keras.layers.GlobalAveragePooling2D(name="global_average")(x)
     x = keras.layers.Dropout(config.dropout, seed=seeds.next(), name="dropout")(x)
     if config.dense_units:
-        x = keras.layers.Dense(config.dense_units, activation="relu", kernel_initializer=seeds.kernel(), name="dense")(
-            x
+        hidden = keras.layers.Dense(
+            config.dense_units, activation="relu", kernel_initializer=seeds.kernel(), name="dense"
         )
+        x = hidden(x)
     outputs = keras.layers.Dense(
-        num_classes, activation="softmax", kernel_initializer=seeds.kernel(), name="probabilities"
+        num_classes, activation="softmax", kernel_initializer=seeds.kernel(), dtype="float32", name="probabilities"
     )(x)
     return keras.Model(inputs, outputs, name="mobilenet")
 
@@ -155,11 +156,13 @@ def unfreeze_top(model: keras.Model, config: MobileNetConfig) -> None:
         ) from None
     import keras
 
+    if config.fine_tune_blocks == 0:
+        return
     first = NUM_BLOCKS - config.fine_tune_blocks
     base.trainable = True  # sets every sublayer's flag too; the loop below freezes all but the top
     for layer in base.layers:
         block = _block_index(layer.name)
-        top = config.fine_tune_blocks > 0 and (layer.name in TOP_LAYERS or (block is not None and block >= first))
+        top = layer.name in TOP_LAYERS or (block is not None and block >= first)
         layer.trainable = top and not isinstance(layer, keras.layers.BatchNormalization)
 
 
@@ -169,6 +172,11 @@ def _block_index(name: str) -> int | None:
         return 0
     match = re.match(r"block_(\d+)_", name)
     return int(match.group(1)) if match else None
+
+
+def check_weights(config: MobileNetConfig, input_shape: tuple[int, ...]) -> None:
+    """Fails now, with the message `build` would give, when the configured weights are not available."""
+    _resolve_weights(config, tuple(input_shape))
 
 
 def _resolve_weights(config: MobileNetConfig, input_shape: tuple[int, ...]) -> str | None:

@@ -34,16 +34,19 @@ def train_and_evaluate(config: FitConfig, run: Path, *, resume: bool = False, ca
     spec = get_model(config.model)
     if resume:
         config = FitConfig.from_dict(rd.read_json(run / rd.CONFIG), spec.config_class)
-    else:
-        if run.exists() and any(run.iterdir()):
-            raise rd.RunError(f"{run} exists and is not empty; pass --resume to continue that run, or a new --run-dir")
+    elif run.exists() and any(run.iterdir()):
+        raise rd.RunError(f"{run} exists and is not empty; pass --resume to continue that run, or a new --run-dir")
+    data = DataModule.from_config(config.data, spec.feature_kind, spec.windows, config.trainer.seed)
+    if spec.preflight is not None:
+        spec.preflight(config.model_config, data.input_shape)
+    if not resume:
         run.mkdir(parents=True, exist_ok=True)
         rd.write_json(run / rd.CONFIG, config.to_dict())
         shutil.copyfile(Path(config.data.data) / MANIFEST_NAME, run / rd.MANIFEST)
-    data = DataModule.from_config(config.data, spec.feature_kind, spec.windows, config.trainer.seed)
     task = ClassificationTask(spec, config.model_config, config.optim, data.input_shape, len(data.genres))
     trainer = Trainer(config.trainer, list(callbacks))
     model, result = trainer.fit(task, data, run, run_config=config.to_dict(), resume=resume)
+    model, result = _fine_tune(trainer, task, data, run, config, model, result, resume)
 
     if result.best_checkpoint is not None:
         model = load_model(result.best_checkpoint)
@@ -62,6 +65,40 @@ def train_and_evaluate(config: FitConfig, run: Path, *, resume: bool = False, ca
     metrics |= _evaluate(model, data, limit)
     rd.write_json(run / rd.METRICS, metrics)
     return metrics
+
+
+def _fine_tune(trainer, task, data, run, config, model, first, resume):
+    """The model's second phase, when it has one: from the first phase's best checkpoint, with
+    the layers it unfreezes, at its own learning rate; the better phase's best checkpoint wins."""
+    spec, c = task.spec, config.model_config
+    if spec.fine_tune is None or config.trainer.fast_dev_run or first.best_checkpoint is None:
+        return model, first
+    if c.fine_tune_epochs <= 0 or getattr(c, "fine_tune_blocks", 1) <= 0:
+        return model, first
+    phase_state = run / rd.CHECKPOINTS / "finetune" / rd.LAST / "state.json"
+    model, second = trainer.fit(
+        task,
+        data,
+        run,
+        run_config=config.to_dict(),
+        resume=resume and phase_state.is_file(),
+        phase="finetune",
+        learning_rate=c.fine_tune_learning_rate,
+        start_epoch=first.epochs,
+        max_epochs=first.epochs + c.fine_tune_epochs,
+        init_from=first.best_checkpoint,
+        prepare_model=lambda m: spec.fine_tune(m, c),
+    )
+    second.train_seconds += first.train_seconds
+    if second.best_checkpoint is None or not _better(second.best_score, first.best_score, config.trainer.monitor_mode):
+        second.best_checkpoint, second.best_score = first.best_checkpoint, first.best_score
+    return model, second
+
+
+def _better(a: float | None, b: float | None, mode: str) -> bool:
+    if a is None:
+        return False
+    return b is None or (a > b if mode == "max" else a < b)
 
 
 def evaluate_run(run: Path, split: str = "test") -> dict:
@@ -107,7 +144,10 @@ def predict_paths(run: Path, paths: list[Path], top: int = 3) -> list[dict]:
 
 
 def best_checkpoint(run: Path) -> Path:
+    """The checkpoint a finished run chose (metrics.json), else the best of its first phase so far."""
     run = Path(run)
+    if (run / rd.METRICS).is_file() and rd.read_json(run / rd.METRICS).get("checkpoint"):
+        return run / rd.read_json(run / rd.METRICS)["checkpoint"]
     state = run / rd.CHECKPOINTS / rd.LAST / "state.json"
     if state.is_file():
         kept = rd.read_json(state)["callbacks"]["checkpoint"]["kept"]

@@ -37,6 +37,7 @@ class FitResult:
     epochs: int  # epochs completed, in total over every resumption
     train_seconds: float
     best_checkpoint: Path | None
+    best_score: float | None
     last_checkpoint: Path | None
     stopped_early: bool
     history: dict = field(default_factory=dict)
@@ -78,11 +79,16 @@ class Trainer:
         phase: str = "",
         learning_rate: float | None = None,
         max_epochs: int | None = None,
+        start_epoch: int = 0,
+        init_from: Path | None = None,
+        prepare_model=None,
     ):
         """Trains `task` on `data`, writing into `run`. Returns (model, FitResult).
 
-        phase: a name for a second training phase in the same run (e.g. "finetune"), which gets
-        its own checkpoint folder and logs; `learning_rate` and `max_epochs` override the config's.
+        A later phase of the same run (e.g. "finetune") gets its own checkpoint folder and logs,
+        starts from the weights of `init_from` (a `.keras` file), lets `prepare_model(model)` change
+        the model before it is compiled (e.g. unfreeze layers), and counts epochs on from
+        `start_epoch` to `max_epochs`; `learning_rate` overrides the optimizer config's.
         """
         import keras
 
@@ -99,6 +105,12 @@ class Trainer:
         seed_everything(c.seed, c.deterministic)
         with precision_scope(c.precision):
             model = task.build_model()
+        if init_from is not None:
+            from genre.models import load_model
+
+            model.set_weights(load_model(init_from).get_weights())
+        if prepare_model is not None:
+            prepare_model(model)
         steps = data.steps_per_epoch(limit_train)
         task.compile(model, total_steps=steps * epochs, learning_rate=learning_rate)
 
@@ -116,7 +128,7 @@ class Trainer:
         if task.optim.schedule == "plateau":
             stateful["plateau"] = _plateau(task.optim, c)
 
-        first_epoch, seconds_before = 0, 0.0
+        first_epoch, seconds_before = start_epoch, 0.0
         last_dir = checkpoints / rd.LAST
         if resume:
             state = rd.load_resume_state(last_dir, model)
@@ -184,6 +196,7 @@ class Trainer:
             epochs=epochs,
             train_seconds=seconds,
             best_checkpoint=best,
+            best_score=checkpoint.best["score"] if checkpoint.best else None,
             last_checkpoint=last_dir / "model.keras" if (last_dir / "model.keras").is_file() else None,
             stopped_early=bool(early and early.stopped_epoch),
         )

@@ -20,8 +20,8 @@ from genre.train.fit import best_checkpoint, train_and_evaluate
 from tests.train.conftest import tiny_set_arguments
 
 
-def _rows(run):
-    with open(run / "logs" / "metrics.csv") as f:
+def _rows(run, phase=""):
+    with open(run / "logs" / phase / "metrics.csv") as f:
         return list(csv.DictReader(f))
 
 
@@ -152,3 +152,35 @@ def test_resume_after_sigkill_ends_like_an_uninterrupted_run(tmp_path, prepared)
             assert math.isclose(float(a[key]), float(b[key]), rel_tol=1e-6, abs_tol=1e-7), (key, a, b)
     final, expected = (json.loads((r / "metrics.json").read_text()) for r in (run, reference))
     assert final["val"] == expected["val"] and final["test"] == expected["test"] and final["epochs"] == 4
+
+
+def test_mobilenet_fine_tunes_its_top_blocks_in_a_second_phase(tmp_path, prepared):
+    from genre.models import load_model
+    from genre.train.config import apply_overrides
+    from genre.train.fit import default_config
+
+    settings = {
+        "data": str(prepared),
+        "alpha": "0.35",
+        "weights": "none",
+        "dense_units": "0",
+        "max_epochs": "1",
+        "fine_tune_epochs": "1",
+        "fine_tune_blocks": "1",
+        "fine_tune_learning_rate": "0.01",
+        "batch_size": "8",
+        "limit_train_batches": "1",
+        "limit_val_batches": "1",
+        "progress": "false",
+        "tensorboard": "false",
+    }
+    run = tmp_path / "run"
+    metrics = train_and_evaluate(apply_overrides(default_config("mobilenet"), settings), run)
+    assert metrics["epochs"] == 2
+    rows = _rows(run, "finetune")
+    assert [r["epoch"] for r in rows] == ["1"] and float(rows[0]["learning_rate"]) == pytest.approx(0.01)
+    head = load_model(next((run / "checkpoints").glob("epoch=001-*.keras"))).get_layer("mobilenetv2_base")
+    tuned = load_model(run / "checkpoints" / "finetune" / "last" / "model.keras").get_layer("mobilenetv2_base")
+    for name, moved in (("block_16_project", True), ("block_10_project", False), ("Conv1", False)):
+        before, after = head.get_layer(name).get_weights()[0], tuned.get_layer(name).get_weights()[0]
+        assert (not np.array_equal(before, after)) is moved, name
