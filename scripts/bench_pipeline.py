@@ -18,11 +18,9 @@ import time
 from pathlib import Path
 
 import numpy as np
+from _bench_data import synthetic_fma, synthetic_prepared
 
-from genre.data.fma import load_fma_catalog
 from genre.data.pipeline import make_dataset
-from genre.data.prepare import PrepareConfig, prepare
-from genre.synth.dataset import SynthConfig, write_synthetic_fma
 
 
 def study_dataset(catalog, kind: str):
@@ -62,14 +60,11 @@ def clips_per_second(dataset) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--clips-per-genre", type=int, default=8)
-    parser.add_argument("--work", type=Path, default=Path(tempfile.gettempdir()) / "genre-bench-pipeline")
+    parser.add_argument("--work", type=Path, default=Path(tempfile.gettempdir()) / "genre-bench")
     args = parser.parse_args()
 
-    fma = args.work / f"fma-{args.clips_per_genre}"
-    write_synthetic_fma(fma, SynthConfig(tracks_per_genre=args.clips_per_genre, seed=0, progress=False))
-    catalog = load_fma_catalog(fma)
-    data = args.work / f"data-{args.clips_per_genre}"
-    prepare(catalog, data, PrepareConfig(progress=False))
+    _, catalog = synthetic_fma(args.work, args.clips_per_genre)
+    data = synthetic_prepared(args.work, args.clips_per_genre)
     n = len(catalog.tracks)
     print(
         f"{n} clips (30 s, 44.1 kHz stereo MP3); all splits read as one epoch; batch 32; "

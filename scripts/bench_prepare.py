@@ -18,11 +18,11 @@ import tempfile
 import time
 from pathlib import Path
 
+from _bench_data import synthetic_fma
+
 from genre.data.audio import AudioConfig, load_clip
 from genre.data.features import FeatureConfig, compute_features
-from genre.data.fma import load_fma_catalog
 from genre.data.prepare import PrepareConfig, prepare
-from genre.synth.dataset import SynthConfig, write_synthetic_fma
 
 KIND_SETS = {
     "raw": ("raw",),
@@ -36,12 +36,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--clips-per-genre", type=int, default=8)
     parser.add_argument("--workers", type=int, default=len(os.sched_getaffinity(0)))
-    parser.add_argument("--work", type=Path, default=Path(tempfile.gettempdir()) / "genre-bench-prepare")
+    parser.add_argument("--work", type=Path, default=Path(tempfile.gettempdir()) / "genre-bench")
     args = parser.parse_args()
 
-    fma = args.work / f"fma-{args.clips_per_genre}"
-    write_synthetic_fma(fma, SynthConfig(tracks_per_genre=args.clips_per_genre, seed=0, progress=False))
-    catalog = load_fma_catalog(fma)
+    _, catalog = synthetic_fma(args.work, args.clips_per_genre)
     paths = catalog.tracks["path"].tolist()
     audio = AudioConfig()
     print(

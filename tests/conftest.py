@@ -73,13 +73,39 @@ def prepared(tmp_path_factory, synth_root) -> Path:
 BACKEND_MARKERS = {"requires_jax_backend": "jax", "requires_tensorflow_backend": "tensorflow"}
 
 
+def pytest_configure(config) -> None:
+    # `tox -e devices` asks for virtual CPU devices: XLA_FLAGS does it for JAX; TensorFlow needs its
+    # logical devices configured before anything else touches it.
+    n = int(os.environ.get("GENRE_TEST_CPU_DEVICES", "1"))
+    if n > 1 and os.environ.get("KERAS_BACKEND") == "tensorflow":
+        import tensorflow as tf
+
+        cpu = tf.config.list_physical_devices("CPU")[0]
+        tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * n)
+
+
 def pytest_collection_modifyitems(config, items) -> None:
-    """Tests for one backend only are skipped, visibly and with the reason, under the other."""
+    """Tests for one backend only, or for several devices, are skipped visibly, with the reason."""
     backend = os.environ.get("KERAS_BACKEND", "tensorflow")
     for item in items:
         for marker, wanted in BACKEND_MARKERS.items():
             if item.get_closest_marker(marker) and backend != wanted:
                 item.add_marker(pytest.mark.skip(reason=f"needs KERAS_BACKEND={wanted}, running {backend}"))
+    multi = [item for item in items if item.get_closest_marker("devices")]
+    if multi and (count := _device_count(backend)) < 2:
+        reason = f"needs 2 devices, {backend} sees {count}: run `tox -e devices` (virtual CPU devices)"
+        for item in multi:
+            item.add_marker(pytest.mark.skip(reason=reason))
+
+
+def _device_count(backend: str) -> int:
+    if backend == "jax":
+        import jax
+
+        return len(jax.devices())
+    import tensorflow as tf
+
+    return len(tf.config.list_logical_devices("GPU") or tf.config.list_logical_devices("CPU"))
 
 
 def pytest_report_header(config) -> str:

@@ -77,6 +77,7 @@ def make_epochs(
     seed: int = 0,
     windows: str = "flat",
     limit_batches: int | None = None,
+    drop_remainder: bool = False,
     cache: bool = True,
     shuffle_buffer: int = 8192,
     verify: bool = True,
@@ -93,7 +94,9 @@ def make_epochs(
     if not 0 <= first_epoch < epochs:
         raise ValueError(f"need 0 <= first_epoch < epochs, got first_epoch={first_epoch}, epochs={epochs}")
     base, examples = _examples(data_dir, split, kind, windows, cache, verify, manifest, file_shuffle_seed=None)
-    steps = -(-examples // batch_size)
+    steps = examples // batch_size if drop_remainder else -(-examples // batch_size)
+    if steps == 0:
+        raise ValueError(f"{split} holds {examples} examples: not one whole batch of {batch_size}")
     if limit_batches is not None:
         steps = min(steps, limit_batches)
     buffer = min(shuffle_buffer, max(examples, 1))
@@ -102,7 +105,10 @@ def make_epochs(
     def one_epoch(epoch: int):
         # Python-int seeds: a tensor seed trips TensorFlow's check against the global seed.
         shuffled = base.shuffle(buffer, seed=seed * 1_000_003 + epoch, reshuffle_each_iteration=False)
-        return shuffled.map(finish, num_parallel_calls=tf.data.AUTOTUNE).batch(batch_size).take(steps)
+        batches = shuffled.map(finish, num_parallel_calls=tf.data.AUTOTUNE).batch(
+            batch_size, drop_remainder=drop_remainder
+        )
+        return batches.take(steps)
 
     # Epoch datasets share `base` and so its cache; the choice stream plays them in order.
     per_epoch = [one_epoch(e) for e in range(first_epoch, epochs)]

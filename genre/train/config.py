@@ -64,6 +64,7 @@ class TrainerConfig:
     save_top_k: int = 1
     early_stopping_patience: int | None = 8  # epochs without improvement; None: never stop early
     precision: str = "32"  # "mixed": float16 compute on GPUs, bfloat16 elsewhere; "auto": mixed on GPU/TPU
+    devices: int = 1  # data parallelism over this many devices (GPUs, else CPUs); -1: all of them
     fast_dev_run: bool = False  # one training and one validation batch, one epoch, nothing kept
     limit_train_batches: int | None = None
     limit_val_batches: int | None = None
@@ -75,6 +76,8 @@ class TrainerConfig:
             raise ValueError(f"max_epochs must be at least 1, got {self.max_epochs}")
         if self.precision not in PRECISIONS:
             raise ValueError(f"unknown precision {self.precision!r}; valid values are {list(PRECISIONS)}")
+        if self.devices == 0 or self.devices < -1:
+            raise ValueError(f"devices must be a positive count or -1 (all), got {self.devices}")
         if self.monitor_mode not in ("max", "min"):
             raise ValueError(f"unknown monitor_mode {self.monitor_mode!r}; valid modes are ['max', 'min']")
         for name in ("limit_train_batches", "limit_val_batches"):

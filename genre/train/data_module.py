@@ -34,22 +34,24 @@ class DataModule:
     def genres(self) -> list[str]:
         return self.manifest.genres
 
-    def steps_per_epoch(self, limit_batches: int | None = None) -> int:
+    def steps_per_epoch(self, limit_batches: int | None = None, exact_batches: bool = False) -> int:
         examples = self.manifest.clips("train") * (self.manifest.shape("raw")[0] if self._flat_windows else 1)
-        steps = -(-examples // self.config.batch_size)
+        steps = examples // self.config.batch_size if exact_batches else -(-examples // self.config.batch_size)
         return min(steps, limit_batches) if limit_batches is not None else steps
 
     @property
     def _flat_windows(self) -> bool:
         return self.kind == "raw" and self.windows == "flat"
 
-    def train_epochs(self, first_epoch: int, epochs: int, limit_batches: int | None = None):
+    def train_epochs(self, first_epoch: int, epochs: int, limit_batches: int | None = None, exact_batches=False):
+        """exact_batches: drop a last partial batch (data parallelism splits whole batches)."""
         return make_epochs(
             self.config.data,
             "train",
             self.kind,
             first_epoch=first_epoch,
             epochs=epochs,
+            drop_remainder=exact_batches,
             batch_size=self.config.batch_size,
             seed=self.seed,
             windows=self.windows,
@@ -59,12 +61,13 @@ class DataModule:
             manifest=self.manifest,
         )
 
-    def validation(self, limit_batches: int | None = None):
+    def validation(self, limit_batches: int | None = None, exact_batches: bool = False):
         ds = make_dataset(
             self.config.data,
             "validation",
             self.kind,
             batch_size=self.config.batch_size,
+            drop_remainder=exact_batches,
             training=False,
             windows=self.windows,
             cache=self.config.cache,

@@ -43,6 +43,21 @@ class FitResult:
     history: dict = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class _Plan:
+    """What one call of `Trainer.fit` does: where it writes, how many epochs, from where."""
+
+    checkpoints: Path
+    logs: Path
+    epochs: int
+    limit_train: int | None
+    limit_val: int | None
+    learning_rate: float | None
+    start_epoch: int
+    init_from: Path | None
+    prepare_model: object
+
+
 class _ResumePoint(StatefulCallback):
     """Last in the callback list: after every finished epoch, saves what resumption needs."""
 
@@ -90,33 +105,45 @@ class Trainer:
         the model before it is compiled (e.g. unfreeze layers), and counts epochs on from
         `start_epoch` to `max_epochs`; `learning_rate` overrides the optimizer config's.
         """
+        c = self.config
+        run = Path(run)
+        plan = _Plan(
+            checkpoints=run / rd.CHECKPOINTS / phase if phase else run / rd.CHECKPOINTS,
+            logs=run / "logs" / phase if phase else run / "logs",
+            epochs=1 if c.fast_dev_run else (max_epochs or c.max_epochs),
+            limit_train=1 if c.fast_dev_run else c.limit_train_batches,
+            limit_val=1 if c.fast_dev_run else c.limit_val_batches,
+            learning_rate=learning_rate,
+            start_epoch=start_epoch,
+            init_from=init_from,
+            prepare_model=prepare_model,
+        )
+        plan.checkpoints.mkdir(parents=True, exist_ok=True)
+        plan.logs.mkdir(parents=True, exist_ok=True)
+        seed_everything(c.seed, c.deterministic)
+        with distribution_scope(c.devices) as devices:
+            if data.config.batch_size % devices:
+                raise ValueError(f"batch_size {data.config.batch_size} must be divisible by devices={devices}")
+            return self._fit(task, data, plan, run_config, resume, exact_batches=devices > 1)
+
+    def _fit(self, task, data, plan, run_config, resume, exact_batches):
         import keras
 
         c = self.config
-        run = Path(run)
-        checkpoints = run / rd.CHECKPOINTS / phase if phase else run / rd.CHECKPOINTS
-        logs = run / "logs" / phase if phase else run / "logs"
-        checkpoints.mkdir(parents=True, exist_ok=True)
-        logs.mkdir(parents=True, exist_ok=True)
-        epochs = 1 if c.fast_dev_run else (max_epochs or c.max_epochs)
-        limit_train = 1 if c.fast_dev_run else c.limit_train_batches
-        limit_val = 1 if c.fast_dev_run else c.limit_val_batches
-
-        seed_everything(c.seed, c.deterministic)
         with precision_scope(c.precision):
             model = task.build_model()
-        if init_from is not None:
+        if plan.init_from is not None:
             from genre.models import load_model
 
-            model.set_weights(load_model(init_from).get_weights())
-        if prepare_model is not None:
-            prepare_model(model)
-        steps = data.steps_per_epoch(limit_train)
-        task.compile(model, total_steps=steps * epochs, learning_rate=learning_rate)
+            model.set_weights(load_model(plan.init_from).get_weights())
+        if plan.prepare_model is not None:
+            plan.prepare_model(model)
+        steps = data.steps_per_epoch(plan.limit_train, exact_batches)
+        task.compile(model, total_steps=steps * plan.epochs, learning_rate=plan.learning_rate)
 
         stateful: dict[str, StatefulCallback] = {
             "checkpoint": TopKCheckpoint(
-                checkpoints,
+                plan.checkpoints,
                 c.monitor,
                 c.monitor_mode,
                 0 if c.fast_dev_run else c.save_top_k,
@@ -128,15 +155,15 @@ class Trainer:
         if task.optim.schedule == "plateau":
             stateful["plateau"] = _plateau(task.optim, c)
 
-        first_epoch, seconds_before = start_epoch, 0.0
-        last_dir = checkpoints / rd.LAST
+        first_epoch, seconds_before = plan.start_epoch, 0.0
+        last_dir = plan.checkpoints / rd.LAST
         if resume:
             state = rd.load_resume_state(last_dir, model)
             first_epoch, seconds_before = state["epoch"], state["train_seconds"]
             for name, callback in stateful.items():
                 callback.load_state(state["callbacks"][name])
-            if state.get("finished") or first_epoch >= epochs:
-                return model, self._result(first_epoch, seconds_before, stateful, last_dir, finished=True)
+            if state.get("finished") or first_epoch >= plan.epochs:
+                return model, self._result(first_epoch, seconds_before, stateful, last_dir)
         else:
             for callback in stateful.values():
                 callback.reset()
@@ -151,18 +178,18 @@ class Trainer:
             LearningRateLogger(),
             *self.user_callbacks,
             *stateful.values(),
-            keras.callbacks.CSVLogger(str(logs / "metrics.csv"), append=resume),
+            keras.callbacks.CSVLogger(str(plan.logs / "metrics.csv"), append=resume),
         ]
         if c.tensorboard:
-            callbacks.append(keras.callbacks.TensorBoard(str(logs / "tensorboard"), write_graph=False))
+            callbacks.append(keras.callbacks.TensorBoard(str(plan.logs / "tensorboard"), write_graph=False))
         if not c.fast_dev_run:
             callbacks.append(resume_point)
 
-        train, steps = data.train_epochs(first_epoch, epochs, limit_train)
+        train, steps = data.train_epochs(first_epoch, plan.epochs, plan.limit_train, exact_batches)
         history = model.fit(
             train,
-            validation_data=data.validation(limit_val),
-            epochs=epochs,
+            validation_data=data.validation(plan.limit_val, exact_batches),
+            epochs=plan.epochs,
             initial_epoch=first_epoch,
             steps_per_epoch=steps,
             callbacks=callbacks,
@@ -174,7 +201,7 @@ class Trainer:
             where = (
                 f"the last good state is {last} (epoch {resume_point.saved_epoch or first_epoch})"
                 if last
-                else ("no epoch finished before it, so there is no checkpoint")
+                else "no epoch finished before it, so there is no checkpoint"
             )
             raise TrainingDiverged(
                 f"training stopped: {guard.tripped}; {where}. Lower the learning rate or set clipnorm."
@@ -184,11 +211,11 @@ class Trainer:
         if not c.fast_dev_run:
             state = rd.read_json(last_dir / "state.json")
             rd.write_json(last_dir / "state.json", {**state, "finished": True})
-        result = self._result(done, seconds, stateful, last_dir, finished=True)
+        result = self._result(done, seconds, stateful, last_dir)
         result.history = history.history
         return model, result
 
-    def _result(self, epochs, seconds, stateful, last_dir, finished) -> FitResult:
+    def _result(self, epochs, seconds, stateful, last_dir) -> FitResult:
         checkpoint = stateful["checkpoint"]
         early = stateful.get("early_stopping")
         best = checkpoint.directory / checkpoint.best["file"] if checkpoint.best else None
@@ -206,6 +233,45 @@ def _plateau(optim: OptimConfig, c: TrainerConfig) -> ReduceLROnPlateau:
     return ReduceLROnPlateau(
         c.monitor, c.monitor_mode, optim.plateau_factor, optim.plateau_patience, optim.min_learning_rate
     )
+
+
+@contextlib.contextmanager
+def distribution_scope(devices: int):
+    """Data parallelism over `devices` devices for everything built and trained inside.
+
+    The one place that branches on the backend: `keras.distribution.DataParallel` on JAX (one or
+    several hosts), `tf.distribute.MirroredStrategy` on TensorFlow. Accelerators are used when
+    there are any, CPU devices otherwise (e.g. virtual ones, for tests). Each global batch is split
+    across the devices, so the batch size must be divisible by their number.
+    """
+    import keras
+
+    if devices == 1:
+        yield 1
+        return
+    if keras.backend.backend() == "jax":
+        available = keras.distribution.list_devices()
+    elif keras.backend.backend() == "tensorflow":
+        import tensorflow as tf
+
+        available = [d.name for d in tf.config.list_logical_devices("GPU") or tf.config.list_logical_devices("CPU")]
+    else:
+        raise ValueError(f"devices={devices} needs the jax or tensorflow backend, not {keras.backend.backend()!r}")
+    count = len(available) if devices == -1 else devices
+    if count > len(available):
+        raise ValueError(f"devices={devices} but this machine has {len(available)}: {available}")
+    if keras.backend.backend() == "jax":
+        previous = keras.distribution.distribution()
+        keras.distribution.set_distribution(keras.distribution.DataParallel(devices=available[:count]))
+        try:
+            yield count
+        finally:
+            keras.distribution.set_distribution(previous)
+    else:
+        import tensorflow as tf
+
+        with tf.distribute.MirroredStrategy(available[:count]).scope():
+            yield count
 
 
 def seed_everything(seed: int, deterministic: bool) -> None:

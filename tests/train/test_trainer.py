@@ -184,3 +184,47 @@ def test_mobilenet_fine_tunes_its_top_blocks_in_a_second_phase(tmp_path, prepare
     for name, moved in (("block_16_project", True), ("block_10_project", False), ("Conv1", False)):
         before, after = head.get_layer(name).get_weights()[0], tuned.get_layer(name).get_weights()[0]
         assert (not np.array_equal(before, after)) is moved, name
+
+
+class _ReplicaProbe(keras.callbacks.Callback):
+    """Records over how many devices the model's variables live while it trains."""
+
+    def on_train_batch_end(self, batch, logs=None):
+        if keras.backend.backend() == "jax":
+            self.replicas = len(self.model.trainable_variables[0].value.sharding.device_set)
+        else:
+            import tensorflow as tf
+
+            self.replicas = tf.distribute.get_strategy().num_replicas_in_sync
+
+
+@pytest.mark.devices
+def test_data_parallel_training_on_two_devices(tmp_path, tiny_config):
+    probe = _ReplicaProbe()
+    metrics = train_and_evaluate(tiny_config(max_epochs=2, devices=2), tmp_path / "run", callbacks=[probe])
+    assert probe.replicas == 2
+    assert metrics["epochs"] == 2 and 0 <= metrics["test"]["accuracy"] <= 1
+    assert all(math.isfinite(float(r["loss"])) for r in _rows(tmp_path / "run"))
+
+
+def test_batch_size_must_split_evenly_over_devices(tmp_path, tiny_config):
+    with pytest.raises(ValueError, match="devices must be"):
+        tiny_config(devices=0)
+    with pytest.raises(ValueError, match="this machine has"):
+        train_and_evaluate(tiny_config(devices=64), tmp_path / "run")
+
+
+def test_precision_switch_and_gradient_clipping(tmp_path, tiny_config):
+    from genre.models import load_model
+    from genre.train.trainer import resolve_precision
+
+    assert resolve_precision("32") == "float32"
+    assert resolve_precision("auto") == "float32"  # no accelerator in the test machine: mixed would be slower
+    assert resolve_precision("mixed") in ("mixed_bfloat16", "mixed_float16")
+    metrics = train_and_evaluate(tiny_config(max_epochs=1, precision="mixed", clipnorm=1.0), tmp_path / "run")
+    model = load_model(tmp_path / "run" / metrics["checkpoint"])
+    conv = next(layer for layer in model.layers if "conv" in layer.name)
+    assert conv.dtype_policy.compute_dtype in ("bfloat16", "float16")
+    assert model.layers[-1].dtype_policy.compute_dtype == "float32"  # probabilities stay float32
+    assert model.optimizer.clipnorm == 1.0
+    assert keras.config.dtype_policy().name == "float32"  # the policy was restored after the build
