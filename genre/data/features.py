@@ -192,6 +192,13 @@ def _mel_basis(sample_rate: int, n_fft: int, n_mels: int, fmin: float, fmax: flo
     return librosa.filters.mel(sr=sample_rate, n_fft=n_fft, n_mels=n_mels, fmin=fmin, fmax=fmax)
 
 
+@functools.lru_cache(maxsize=8)
+def _chroma_basis(sample_rate: int, n_fft: int) -> np.ndarray:
+    import librosa
+
+    return librosa.filters.chroma(sr=sample_rate, n_fft=n_fft, tuning=0.0)
+
+
 def mel_image(power: np.ndarray, config: FeatureConfig) -> np.ndarray:
     m = config.mel
     mel = _mel_basis(config.audio.sample_rate, config.n_fft, m.n_mels, m.fmin, m.fmax) @ power
@@ -215,7 +222,8 @@ def handcrafted_vector(signal: np.ndarray, power: np.ndarray, config: FeatureCon
     sr, h = config.audio.sample_rate, config.handcrafted
     magnitude = np.sqrt(power)
     mel_db = librosa.power_to_db(_mel_basis(sr, config.n_fft, h.n_mels, 0.0, None) @ power)
-    chroma = librosa.feature.chroma_stft(S=power, sr=sr, n_fft=config.n_fft, tuning=0.0)
+    # chroma_stft's own arithmetic with its filter bank built once per process, not once per clip.
+    chroma = librosa.util.normalize(_chroma_basis(sr, config.n_fft) @ power, norm=np.inf, axis=-2)
     freqs = librosa.fft_frequencies(sr=sr, n_fft=config.n_fft)
     frames = [
         librosa.feature.mfcc(S=mel_db, n_mfcc=h.n_mfcc),
@@ -239,6 +247,7 @@ def spectral_shape(magnitude: np.ndarray, freqs: np.ndarray, roll_percent: float
     Written from the definitions because librosa's versions renormalise the spectrogram on every
     call, which made them most of the handcrafted features' cost (about 100 ms a clip of 30 s).
     """
+    freqs = freqs.astype(magnitude.dtype)  # a float64 vector would copy the spectrogram to float64
     total = np.maximum(magnitude.sum(axis=0), np.finfo(np.float32).tiny)
     centroid = (freqs @ magnitude) / total
     bandwidth = np.sqrt(np.maximum((freqs**2 @ magnitude) / total - centroid**2, 0.0))

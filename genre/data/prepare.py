@@ -317,7 +317,7 @@ def _ordered_map(
 def _pool_map(fn, tasks: Iterable, features: FeatureConfig, workers: int) -> Iterator[ClipResult]:
     # spawn: this process has TensorFlow loaded, whose threads make fork unsafe.
     context = multiprocessing.get_context("spawn")
-    with cf.ProcessPoolExecutor(workers, mp_context=context) as pool:
+    with cf.ProcessPoolExecutor(workers, mp_context=context, initializer=one_thread_per_process) as pool:
         pending: collections.deque[cf.Future] = collections.deque()
         task_iter = iter(tasks)
         try:
@@ -330,6 +330,13 @@ def _pool_map(fn, tasks: Iterable, features: FeatureConfig, workers: int) -> Ite
         finally:
             for future in pending:
                 future.cancel()
+
+
+def one_thread_per_process() -> None:
+    """N worker processes on N cores: BLAS and OpenMP pools of one thread each, not N each."""
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(1)
 
 
 def _usable_cores() -> int:

@@ -80,3 +80,11 @@ def test_every_bad_file_raises_a_clip_error_with_its_reason(tmp_path):
     for name, reason in _bad_files(tmp_path).items():
         with pytest.raises(ClipError, match=reason):
             load_clip(tmp_path / name, CONFIG)
+
+
+def test_downmix_is_the_channel_mean():
+    from genre.data.audio import downmix
+
+    stereo = np.random.default_rng(0).uniform(-1, 1, (1000, 2)).astype(np.float32)
+    np.testing.assert_allclose(downmix(stereo), stereo.mean(axis=1), atol=1e-7)
+    assert downmix(stereo[:, 0]).dtype == np.float32

@@ -110,6 +110,17 @@ def test_spectral_shape_matches_librosa():
     np.testing.assert_allclose(rolloff, librosa.feature.spectral_rolloff(S=magnitude, sr=SR, roll_percent=0.85))
 
 
+def test_chroma_matches_librosa():
+    import librosa
+
+    from genre.data.features import _chroma_basis
+
+    power = np.abs(librosa.stft(_sine(440, 2.0), n_fft=2048, hop_length=512)) ** 2
+    ours = librosa.util.normalize(_chroma_basis(SR, 2048) @ power, norm=np.inf, axis=-2)
+    np.testing.assert_allclose(ours, librosa.feature.chroma_stft(S=power, sr=SR, n_fft=2048, tuning=0.0), rtol=1e-5)
+    assert ours.mean(axis=1).argmax() == 9  # A (440 Hz) is the strongest pitch class
+
+
 def test_summary_stats_of_a_constant_row_are_finite():
     stats = summary_stats(np.array([[2.0, 2.0, 2.0], [1.0, 2.0, 6.0]]))
     np.testing.assert_array_equal(stats[0], [2, 0, 2, 2, 2, 0, 0])
