@@ -310,8 +310,17 @@ def _ordered_map(
     """fn over tasks, results in task order; in worker processes unless one worker is asked for."""
     workers = config.workers or _usable_cores()
     if workers == 1 or len(tasks) <= 1:
-        return (fn(t, config.features) for t in tasks)
+        return _inline_map(fn, tasks, config.features)
     return _pool_map(fn, tasks, config.features, workers)
+
+
+def _inline_map(fn, tasks, features: FeatureConfig) -> Iterator[ClipResult]:
+    from threadpoolctl import threadpool_limits
+
+    # One BLAS thread here too: the same floating-point sums, so the same bytes, with any --workers.
+    with threadpool_limits(1):
+        for task in tasks:
+            yield fn(task, features)
 
 
 def _pool_map(fn, tasks: Iterable, features: FeatureConfig, workers: int) -> Iterator[ClipResult]:
@@ -333,7 +342,8 @@ def _pool_map(fn, tasks: Iterable, features: FeatureConfig, workers: int) -> Ite
 
 
 def one_thread_per_process() -> None:
-    """N worker processes on N cores: BLAS and OpenMP pools of one thread each, not N each."""
+    """N worker processes on N cores: BLAS and OpenMP pools of one thread each, not N each (and the
+    same arithmetic as in-process preparation, so the bytes do not depend on --workers)."""
     from threadpoolctl import threadpool_limits
 
     threadpool_limits(1)
