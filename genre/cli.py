@@ -81,6 +81,7 @@ def build_parser() -> argparse.ArgumentParser:
     fit.add_argument("--data", type=Path, help="a prepared data set (genre prepare)")
     fit.add_argument("--config", type=Path, help="a TOML file of settings (plain names, tables optional)")
     fit.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override one setting")
+    fit.add_argument("--weights", help="mobilenet: imagenet (Keras's cached file), none, or a weights file")
     fit.add_argument("--run-dir", type=Path, help="where the run goes (default: runs/<model>-<time>)")
     fit.add_argument("--resume", action="store_true", help="continue the run in --run-dir where it stopped")
     fit.set_defaults(handler=_run_fit)
@@ -185,8 +186,9 @@ def _run_fit(args) -> int:
         config = default_config(args.model)
         if args.config is not None:
             config = apply_overrides(config, read_toml(args.config), origin=str(args.config))
-        if args.data is not None:
-            config = apply_overrides(config, {"data": args.data}, origin="--data")
+        for option in ("data", "weights"):
+            if getattr(args, option) is not None:
+                config = apply_overrides(config, {option: getattr(args, option)}, origin=f"--{option}")
         config = apply_overrides(config, parse_set_arguments(args.set))
     run_dir = args.run_dir or Path("runs") / f"{args.model}-{time.strftime('%Y%m%d-%H%M%S')}"
     metrics = train_and_evaluate(config, run_dir, resume=args.resume)

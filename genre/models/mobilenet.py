@@ -8,6 +8,8 @@ pooling, dropout, an optional hidden dense layer and a softmax classifier.
 Training runs in two phases, both driven by the trainer:
 1. `build` returns the model with the base frozen (`trainable = False`, and called with
    `training=False` so its batch norms always use their moving statistics); only the head trains.
+   With `weights="none"` the base is trained from scratch instead (`freeze_base` overrides), and
+   there is no second phase.
 2. `unfreeze_top(model, config)` makes the top `config.fine_tune_blocks` inverted-residual blocks
    trainable (batch norms stay frozen); the trainer then compiles again with
    `config.fine_tune_learning_rate` and trains `config.fine_tune_epochs` more epochs.
@@ -58,7 +60,13 @@ class MobileNetConfig:
     fine_tune_blocks: int = 4
     fine_tune_learning_rate: float = 1e-5
     fine_tune_epochs: int = 5
+    freeze_base: bool | None = None  # None: frozen when pretrained (imagenet or a file), trained with weights="none"
     seed: int = 0
+
+    @property
+    def frozen(self) -> bool:
+        """Whether the base is frozen at build: random features frozen would teach the head nothing."""
+        return self.freeze_base if self.freeze_base is not None else self.weights != "none"
 
     def __post_init__(self) -> None:
         if not self.alpha > 0:
@@ -125,8 +133,9 @@ def build(config: MobileNetConfig, input_shape: tuple[int, ...], num_classes: in
         weights=base_weights,
         name=BASE_NAME,
     )
-    base.trainable = False
-    x = base(x, training=False)
+    base.trainable = not config.frozen
+    # A frozen base runs its batch norms in inference mode; one trained from scratch updates them.
+    x = base(x, training=False) if config.frozen else base(x)
     x = keras.layers.GlobalAveragePooling2D(name="global_average")(x)
     x = keras.layers.Dropout(config.dropout, seed=seeds.next(), name="dropout")(x)
     if config.dense_units:

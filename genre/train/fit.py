@@ -73,7 +73,7 @@ def _fine_tune(trainer, task, data, run, config, model, first, resume):
     spec, c = task.spec, config.model_config
     if spec.fine_tune is None or config.trainer.fast_dev_run or first.best_checkpoint is None:
         return model, first
-    if c.fine_tune_epochs <= 0 or getattr(c, "fine_tune_blocks", 1) <= 0:
+    if c.fine_tune_epochs <= 0 or getattr(c, "fine_tune_blocks", 1) <= 0 or not getattr(c, "frozen", True):
         return model, first
     phase_state = run / rd.CHECKPOINTS / "finetune" / rd.LAST / "state.json"
     model, second = trainer.fit(

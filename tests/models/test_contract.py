@@ -22,7 +22,10 @@ from genre.models import mobilenet as mobilenet_module
 NUM_CLASSES = 5
 TINY = {
     "conv1d": (Conv1DConfig(filters=(4, 4), dense_units=(8, 4), seed=1), (512, 1)),
-    "mobilenet": (MobileNetConfig(alpha=0.35, weights="none", dense_units=8, fine_tune_blocks=2, seed=1), (32, 32, 1)),
+    "mobilenet": (
+        MobileNetConfig(alpha=0.35, weights="none", dense_units=8, fine_tune_blocks=2, freeze_base=True, seed=1),
+        (32, 32, 1),
+    ),
     "melcnn": (MelCNNConfig(channels=(4, 8, 8), crop_frames=32, dense_units=8, seed=1), (64, 64, 1)),
 }
 # Inputs as `genre.data.make_dataset` delivers them: raw windows in [-1, 1], Mel images in [0, 1].
@@ -213,6 +216,14 @@ def test_mobilenet_base_is_frozen_and_only_the_head_trains():
     base = model.get_layer(mobilenet_module.BASE_NAME)
     assert not base.trainable and base.trainable_weights == []
     assert {w.path.split("/")[0] for w in model.trainable_weights} == {"dense", "probabilities"}
+
+
+def test_mobilenet_from_scratch_trains_its_whole_base():
+    config = MobileNetConfig(alpha=0.35, weights="none", dense_units=0, seed=1)
+    assert not config.frozen and MobileNetConfig(weights="imagenet").frozen
+    model = MODELS["mobilenet"].build(config, (32, 32, 1), NUM_CLASSES)
+    base = model.get_layer(mobilenet_module.BASE_NAME)
+    assert base.trainable and len(base.trainable_weights) > 100
 
 
 def test_mobilenet_unfreeze_top_after_reload_trains_the_top_blocks_only(tmp_path):

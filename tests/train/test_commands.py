@@ -94,3 +94,15 @@ def test_a_checkpoint_predicts_the_same_under_the_other_backend(trained_run, tmp
         capture_output=True,
     )
     np.testing.assert_allclose(np.load(tmp_path / "y.npy"), here, atol=1e-5)
+
+
+def test_missing_imagenet_weights_stop_before_any_work(tmp_path, capsys, prepared):
+    run = tmp_path / "run"
+    code = main(
+        ["fit", "--model", "mobilenet", "--data", str(prepared), "--weights", "imagenet", "--run-dir", str(run)]
+    )
+    if code == 0:
+        pytest.skip("Keras's ImageNet file for MobileNetV2 is cached on this machine")
+    err = capsys.readouterr().err
+    assert code == 2 and "not found at" in err and "--weights none" in err and "Nothing is downloaded" in err
+    assert not run.exists()

@@ -163,6 +163,7 @@ def test_mobilenet_fine_tunes_its_top_blocks_in_a_second_phase(tmp_path, prepare
         "data": str(prepared),
         "alpha": "0.35",
         "weights": "none",
+        "freeze_base": "true",
         "dense_units": "0",
         "max_epochs": "1",
         "fine_tune_epochs": "1",
