@@ -21,6 +21,10 @@ if TYPE_CHECKING:
     import keras
 
 
+# Keras's default 0.99 needs many hundred steps before the moving statistics used at inference
+# are right; small data sets train far fewer (with 0.99: 86% on training clips, chance on validation).
+BN_MOMENTUM = 0.9
+
 @dataclass(frozen=True)
 class MelCNNConfig:
     """channels: output channels of each conv block; there are `len(channels)` blocks, each halving both axes.
@@ -73,18 +77,18 @@ def build(config: MelCNNConfig, input_shape: tuple[int, ...], num_classes: int) 
     inputs = keras.Input(shape=input_shape, dtype="float32", name="mel")
     x = RandomTimeCrop(config.crop_frames, axis=2, seed=seeds.next(), name="time_crop")(inputs)
     # A learned affine normalisation of the [0, 1] image, as the paper's input batch norm.
-    x = keras.layers.BatchNormalization(name="input_bn")(x)
+    x = keras.layers.BatchNormalization(momentum=BN_MOMENTUM, name="input_bn")(x)
     for i, channels in enumerate(config.channels, start=1):
         x = keras.layers.Conv2D(
             channels, 3, padding="same", use_bias=False, kernel_initializer=seeds.he(), name=f"block{i}_conv"
         )(x)
-        x = keras.layers.BatchNormalization(name=f"block{i}_bn")(x)
+        x = keras.layers.BatchNormalization(momentum=BN_MOMENTUM, name=f"block{i}_bn")(x)
         x = keras.layers.ReLU(name=f"block{i}_relu")(x)
         x = keras.layers.MaxPooling2D(2, name=f"block{i}_pool")(x)
     x = keras.layers.GlobalMaxPooling2D(name="global_max")(x)
     if config.dense_units:
         x = keras.layers.Dense(config.dense_units, use_bias=False, kernel_initializer=seeds.he(), name="dense")(x)
-        x = keras.layers.BatchNormalization(name="dense_bn")(x)
+        x = keras.layers.BatchNormalization(momentum=BN_MOMENTUM, name="dense_bn")(x)
         x = keras.layers.ReLU(name="dense_relu")(x)
     x = keras.layers.Dropout(config.dropout, seed=seeds.next(), name="dropout")(x)
     outputs = keras.layers.Dense(
