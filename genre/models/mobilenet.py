@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from genre.models._common import Seeds, check_positive, check_rate
+from genre.models._common import BN_MOMENTUM, Seeds, check_positive, check_rate
 
 if TYPE_CHECKING:
     import keras
@@ -134,6 +134,10 @@ def build(config: MobileNetConfig, input_shape: tuple[int, ...], num_classes: in
         name=BASE_NAME,
     )
     base.trainable = not config.frozen
+    if not config.frozen:
+        for layer in base.layers:
+            if isinstance(layer, keras.layers.BatchNormalization):
+                layer.momentum = BN_MOMENTUM
     # A frozen base runs its batch norms in inference mode; one trained from scratch updates them.
     x = base(x, training=False) if config.frozen else base(x)
     x = keras.layers.GlobalAveragePooling2D(name="global_average")(x)

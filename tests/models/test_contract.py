@@ -354,3 +354,19 @@ def test_melcnn_config_rejects_bad_values(kwargs, match):
 def test_melcnn_rejects_a_crop_wider_than_the_image():
     with pytest.raises(ValueError, match="crop_frames 96 exceeds the 64 frames"):
         MODELS["melcnn"].build(MelCNNConfig(), (64, 64, 1), 8)
+
+
+def test_nets_trained_from_scratch_use_a_fast_batch_norm_momentum():
+    from genre.models._common import BN_MOMENTUM
+
+    scratch = MODELS["mobilenet"].build(MobileNetConfig(alpha=0.35, weights="none", seed=1), (32, 32, 1), 5)
+    frozen = build_tiny("mobilenet")
+    for model, expected in ((scratch, BN_MOMENTUM), (frozen, 0.999)):
+        base = model.get_layer(mobilenet_module.BASE_NAME)
+        assert {layer.momentum for layer in base.layers if isinstance(layer, keras.layers.BatchNormalization)} == {
+            expected
+        }
+    melcnn = build_tiny("melcnn")
+    assert {layer.momentum for layer in melcnn.layers if isinstance(layer, keras.layers.BatchNormalization)} == {
+        BN_MOMENTUM
+    }
