@@ -17,6 +17,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import keras
+
 from genre.train import TrainingDiverged
 from genre.train import run_dir as rd
 from genre.train.callbacks import (
@@ -58,7 +60,7 @@ class _Plan:
     prepare_model: object
 
 
-class _ResumePoint(StatefulCallback):
+class _ResumePoint(keras.callbacks.Callback):
     """Last in the callback list: after every finished epoch, saves what resumption needs."""
 
     def __init__(self, directory: Path, stateful: dict[str, StatefulCallback], config: dict, clock) -> None:
@@ -127,8 +129,6 @@ class Trainer:
             return self._fit(task, data, plan, run_config, resume, exact_batches=devices > 1)
 
     def _fit(self, task, data, plan, run_config, resume, exact_batches):
-        import keras
-
         c = self.config
         with precision_scope(c.precision):
             model = task.build_model()
@@ -244,8 +244,6 @@ def distribution_scope(devices: int):
     there are any, CPU devices otherwise (e.g. virtual ones, for tests). Each global batch is split
     across the devices, so the batch size must be divisible by their number.
     """
-    import keras
-
     if devices == 1:
         yield 1
         return
@@ -278,8 +276,6 @@ def seed_everything(seed: int, deterministic: bool) -> None:
     """One seed for Python, NumPy and the backend; `deterministic` also asks TensorFlow for
     deterministic kernels (XLA on CPU is deterministic already; on GPU, JAX needs
     XLA_FLAGS=--xla_gpu_deterministic_ops=true set before it starts, which is the user's to set)."""
-    import keras
-
     keras.utils.set_random_seed(seed)
     if deterministic and keras.backend.backend() == "tensorflow":
         import tensorflow as tf
@@ -290,8 +286,6 @@ def seed_everything(seed: int, deterministic: bool) -> None:
 @contextlib.contextmanager
 def precision_scope(precision: str):
     """Keras's dtype policy for the models built inside, restored after."""
-    import keras
-
     previous = keras.config.dtype_policy()
     keras.config.set_dtype_policy(resolve_precision(precision))
     try:
@@ -312,8 +306,6 @@ def resolve_precision(precision: str) -> str:
 
 
 def accelerator() -> str:
-    import keras
-
     if keras.backend.backend() == "jax":
         import jax
 
