@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from genre.data import Manifest, make_dataset, make_epochs, model_input_shape, read_manifest
+from genre.data.pipeline import shard_entries, verify_shards
 from genre.train.config import DataConfig
 
 
@@ -24,6 +25,9 @@ class DataModule:
     def from_config(cls, config: DataConfig, kind: str, windows: str, seed: int) -> DataModule:
         manifest = read_manifest(config.data)
         manifest.require_kind(kind)
+        # Checked once here, not by every pipeline built below (a run builds several).
+        for split in manifest.shards:
+            verify_shards(config.data, shard_entries(manifest, split, kind))
         return cls(config=config, kind=kind, windows=windows, seed=seed, manifest=manifest)
 
     @property
@@ -59,6 +63,7 @@ class DataModule:
             cache=self.config.cache,
             shuffle_buffer=self.config.shuffle_buffer,
             manifest=self.manifest,
+            verify=False,
         )
 
     def validation(self, limit_batches: int | None = None, exact_batches: bool = False):
@@ -72,6 +77,7 @@ class DataModule:
             windows=self.windows,
             cache=self.config.cache,
             manifest=self.manifest,
+            verify=False,
         )
         return ds.take(limit_batches) if limit_batches is not None else ds
 
@@ -87,5 +93,6 @@ class DataModule:
             with_track_id=True,
             cache=False,
             manifest=self.manifest,
+            verify=False,
         )
         return ds.take(limit_batches) if limit_batches is not None else ds

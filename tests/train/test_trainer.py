@@ -229,3 +229,17 @@ def test_precision_switch_and_gradient_clipping(tmp_path, tiny_config):
     assert model.layers[-1].dtype_policy.compute_dtype == "float32"  # probabilities stay float32
     assert model.optimizer.clipnorm == 1.0
     assert keras.config.dtype_policy().name == "float32"  # the policy was restored after the build
+
+
+def test_a_corrupt_shard_stops_a_run_before_training(tmp_path, prepared, tiny_config):
+    import shutil
+
+    from genre.data import ManifestError, read_manifest
+
+    copy = tmp_path / "data"
+    shutil.copytree(prepared, copy)
+    shard = copy / read_manifest(copy).shards["test"]["raw"][0]["file"]
+    shard.write_bytes(shard.read_bytes()[:-10])
+    with pytest.raises(ManifestError, match=str(shard)):
+        train_and_evaluate(tiny_config(data=copy), tmp_path / "run")
+    assert not (tmp_path / "run").exists()
