@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import collections
 from pathlib import Path
 
 from genre.data.manifest import Manifest
@@ -29,7 +28,7 @@ def describe(manifest: Manifest, data_dir: str | Path | None = None) -> str:
     n_shards = sum(len(v) for split in manifest.shards.values() for v in split.values())
     lines.append(f"shards    {n_shards} TFRecord files, up to {manifest.shard_size} clips each")
     lines.append("")
-    reasons = collections.Counter(s["reason"].split(":")[0] for s in manifest.skipped)
+    reasons = manifest.skip_reasons()
     lines.append(f"skipped   {len(manifest.skipped)} clip(s)")
     lines += [f"  {n:>6}  {reason}" for reason, n in reasons.most_common()]
     lines.append(f"padded    {len(manifest.padded)} clip(s) shorter than {manifest.duration:g} s, zero-padded")

@@ -7,6 +7,7 @@ It holds no timings or dates: two preparations with the same inputs and seed are
 
 from __future__ import annotations
 
+import collections
 import hashlib
 import json
 from dataclasses import asdict, dataclass, fields
@@ -45,6 +46,10 @@ class Manifest:
 
     def clips(self, split: str) -> int:
         return sum(self.counts.get(split, {}).values())
+
+    def skip_reasons(self) -> collections.Counter:
+        """How many clips were skipped for each kind of reason (the text before its first colon)."""
+        return collections.Counter(s["reason"].split(":")[0] for s in self.skipped)
 
     def shape(self, kind: str) -> tuple[int, ...]:
         self.require_kind(kind)

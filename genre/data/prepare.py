@@ -369,7 +369,7 @@ def _log(config: PrepareConfig, message: str) -> None:
 
 def _summary(manifest: Manifest, processed: int, elapsed: float) -> str:
     per_split = ", ".join(f"{s} {manifest.clips(s)}" for s in manifest.counts)
-    reasons = collections.Counter(_reason_kind(s["reason"]) for s in manifest.skipped)
+    reasons = manifest.skip_reasons()
     lines = [
         f"prepared {sum(manifest.clips(s) for s in manifest.counts)} clips ({per_split}); "
         f"processed {processed} in {elapsed:.1f} s ({processed / max(elapsed, 1e-9):.1f} clips/s)",
@@ -377,7 +377,3 @@ def _summary(manifest: Manifest, processed: int, elapsed: float) -> str:
         f"padded {len(manifest.padded)} (shorter than {manifest.duration:g} s by more than the tolerance)",
     ]
     return "\n".join(lines)
-
-
-def _reason_kind(reason: str) -> str:
-    return reason.split(":")[0]
