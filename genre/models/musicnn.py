@@ -297,6 +297,8 @@ def build(config: MusicnnConfig, input_shape: tuple[int, ...], num_classes: int)
     if config.weights == "pretrained":
         load_pretrained(base, config.variant, config.cache_dir)
     base.trainable = not config.frozen
+    # The tag layer feeds no genre output: trainable, it would get no gradient (an error on TensorFlow).
+    base.get_layer("tags").trainable = False
 
     inputs = keras.Input(shape=input_shape, dtype="float32", name="patch")
     # A frozen base runs its batch norms (and dropouts) in inference mode, in both training phases.
