@@ -206,3 +206,8 @@ def test_fit_end_to_end_with_the_pretrained_net(musicnn_prepared, musicnn_cache,
     assert metrics["features"] == "musicnn" and metrics["epochs"] == 2  # frozen phase, then fine-tuning
     assert metrics["test"]["clips"] > 0 and 0.0 <= metrics["test"]["accuracy"] <= 1.0
     assert (run / "checkpoints" / "finetune").is_dir()
+    capsys.readouterr()
+    # `genre predict` cuts a file into the data set's clip length and scores every patch of each piece.
+    assert main(["predict", "--run", str(run), str(REAL_MP3), "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert sum(result["probabilities"].values()) == pytest.approx(1.0, abs=1e-4)
