@@ -96,12 +96,15 @@ def musicnn_cache(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def musicnn_prepared(tmp_path_factory, synth_root) -> Path:
-    """The tiny generated set with musicnn patches (one 3 s patch a clip) and handcrafted vectors."""
+    """The tiny generated set with musicnn patches and handcrafted vectors: 3 s clips hold 188 frames, so
+    patches one frame apart give two patches a clip (clip-level scoring has something to average)."""
+    from genre.data.features import MusicnnFeatureConfig
     from genre.data.fma import load_fma_catalog
     from genre.data.prepare import prepare
 
     out = tmp_path_factory.mktemp("prepared-musicnn") / "data"
-    prepare(load_fma_catalog(synth_root), out, tiny_prepare(features=tiny_features(kinds=("musicnn", "handcrafted"))))
+    features = tiny_features(kinds=("musicnn", "handcrafted"), musicnn=MusicnnFeatureConfig(patch_hop=1))
+    prepare(load_fma_catalog(synth_root), out, tiny_prepare(features=features))
     return out
 
 

@@ -64,20 +64,22 @@ def test_default_preparation_leaves_musicnn_out():
 def test_prepared_patches_round_trip_and_flatten_per_patch(musicnn_prepared, synth_root):
     manifest = read_manifest(musicnn_prepared)
     spec = manifest.features["musicnn"]
-    assert spec["dtype"] == "float32" and spec["shape"] == [1, 187, 96]
+    assert spec["dtype"] == "float32" and spec["shape"] == [2, 187, 96]
     assert spec["sample_rate"] == 16000 and "resampled from 22050 Hz" in spec["encoding"]
 
     patches, labels, ids = load_arrays(musicnn_prepared, "train", "musicnn")
-    assert patches.shape == (manifest.clips("train"), 1, 187, 96) and patches.dtype == np.float32
+    assert patches.shape == (manifest.clips("train"), 2, 187, 96) and patches.dtype == np.float32
     # The stored patches are those of the decoded clip (found by its track id in the generated tree).
     path = next(synth_root.rglob(f"{int(ids[0]):06d}.mp3"))
     clip = load_clip(path, AudioConfig(duration=3.0, pad_tolerance=0.5))
-    np.testing.assert_array_equal(patches[0], musicnn_patches(clip.signal, 22050, MusicnnFeatureConfig()))
+    np.testing.assert_array_equal(patches[0], musicnn_patches(clip.signal, 22050, MusicnnFeatureConfig(patch_hop=1)))
+    np.testing.assert_array_equal(patches[:, 1, :-1], patches[:, 0, 1:])  # one frame apart
 
     assert model_input_shape(manifest, "musicnn", "flat") == (187, 96)
-    assert model_input_shape(manifest, "musicnn", "clip") == (1, 187, 96)
-    flat = make_dataset(musicnn_prepared, "train", "musicnn", batch_size=4, training=False, with_track_id=True)
-    xs, ys, ts = zip(*flat.as_numpy_iterator(), strict=True)
-    assert np.concatenate(xs).shape == (manifest.clips("train"), 187, 96)
-    np.testing.assert_array_equal(np.concatenate(ys), labels)
-    np.testing.assert_array_equal(np.concatenate(ts), ids)
+    assert model_input_shape(manifest, "musicnn", "clip") == (2, 187, 96)
+    # "flat": every patch an example with its clip's label and id, in clip order.
+    flat = make_dataset(musicnn_prepared, "train", "musicnn", batch_size=3, training=False, with_track_id=True)
+    xs, ys, ts = (np.concatenate(a) for a in zip(*flat.as_numpy_iterator(), strict=True))
+    np.testing.assert_array_equal(xs, patches.reshape(-1, 187, 96))
+    np.testing.assert_array_equal(ys, np.repeat(labels, 2))
+    np.testing.assert_array_equal(ts, np.repeat(ids, 2))
