@@ -17,8 +17,8 @@ the Million Song Dataset's or MagnaTagATune's 50 most frequent tags:
 `build_tagger` is the published network (outputs named in `TAGGER_OUTPUTS`); its layers map one to one
 onto the checkpoint's TensorFlow 1 variables (`checkpoint_map`), which `genre weights fetch musicnn`
 converts once into Keras weight files (`genre.weights`). `build` is the genre classifier for the
-trainer: the tagger (named `BASE_NAME`) without its tag layer, and a new head on its `head_input`
-output. Training runs in two phases like `genre.models.mobilenet`: the base frozen (batch norms in
+trainer: the tagger (named `BASE_NAME`) without its tag layer, and a new head on one of its outputs
+(`head_input`). Training runs in two phases like `genre.models.mobilenet`: the base frozen (batch norms in
 inference mode), then `unfreeze` makes every base layer but the batch norms trainable for
 `fine_tune_epochs` at `fine_tune_learning_rate`. With `weights="none"` the net trains from scratch.
 
@@ -124,7 +124,8 @@ class MusicnnConfig:
     """variant: one of `VARIANTS`. weights: "pretrained" (converted by `genre weights fetch musicnn` into
     `cache_dir`, default `genre.weights.default_cache_dir()`) or "none" (random, trained from scratch).
 
-    head_input: which tagger output feeds the genre head. The base is frozen at build when pretrained;
+    head_input: which tagger output feeds the genre head (None: `penultimate` for musicnn, `pool5` for
+    VGG). The base is frozen at build when pretrained;
     fine_tune_epochs more epochs at fine_tune_learning_rate then train every base layer but the batch
     norms (0 skips that phase). seed: seeds every initialiser and dropout the builder creates.
     """
@@ -132,7 +133,7 @@ class MusicnnConfig:
     variant: str = "MSD_musicnn"
     weights: str = "pretrained"
     cache_dir: str | None = None
-    head_input: str = "penultimate"
+    head_input: str | None = None
     dropout: float = 0.5
     dense_units: int = 0
     fine_tune_learning_rate: float = 1e-5
@@ -145,11 +146,15 @@ class MusicnnConfig:
         """Whether the base is frozen at build: random features frozen would teach the head nothing."""
         return self.freeze_base if self.freeze_base is not None else self.weights != "none"
 
+    @property
+    def head_layer(self) -> str:
+        return self.head_input or HEAD_INPUTS[VARIANTS[self.variant]][0]
+
     def __post_init__(self) -> None:
         arch = check_variant(self.variant)
         if self.weights not in ("pretrained", "none"):
             raise ValueError(f'musicnn weights must be "pretrained" or "none", got {self.weights!r}')
-        if self.head_input not in HEAD_INPUTS[arch]:
+        if self.head_input is not None and self.head_input not in HEAD_INPUTS[arch]:
             raise ValueError(
                 f"head_input {self.head_input!r} is not an output of {self.variant}; valid: {list(HEAD_INPUTS[arch])}"
             )
@@ -282,7 +287,7 @@ def pretrained_tagger(
 
 
 def build(config: MusicnnConfig, input_shape: tuple[int, ...], num_classes: int) -> keras.Model:
-    """The tagger without its tag layer, and a new softmax head on `config.head_input`; uncompiled."""
+    """The tagger without its tag layer, and a new softmax head on `config.head_layer`; uncompiled."""
     import keras
 
     input_shape = tuple(input_shape)
@@ -303,7 +308,7 @@ def build(config: MusicnnConfig, input_shape: tuple[int, ...], num_classes: int)
     inputs = keras.Input(shape=input_shape, dtype="float32", name="patch")
     # A frozen base runs its batch norms (and dropouts) in inference mode, in both training phases.
     outputs = base(inputs, training=False) if config.frozen else base(inputs)
-    x = outputs[TAGGER_OUTPUTS[VARIANTS[config.variant]].index(config.head_input)]
+    x = outputs[TAGGER_OUTPUTS[VARIANTS[config.variant]].index(config.head_layer)]
     x = keras.layers.Dropout(config.dropout, seed=seeds.next(), name="head_dropout")(x)
     if config.dense_units:
         x = keras.layers.Dense(config.dense_units, activation="relu", kernel_initializer=seeds.kernel(), name="head")(x)

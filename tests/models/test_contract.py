@@ -409,3 +409,15 @@ def test_musicnn_matches_the_published_architecture():
 def test_musicnn_config_rejects_bad_values(kwargs, match):
     with pytest.raises(ValueError, match=match):
         MusicnnConfig(**kwargs)
+
+
+def test_musicnn_vgg_classifier_reads_pool5_by_default():
+    from genre.models import musicnn as mn
+
+    config = MusicnnConfig(variant="MTT_vgg", weights="none", seed=1)
+    assert config.head_layer == "pool5" and MusicnnConfig().head_layer == "penultimate"
+    model = mn.build(config, (mn.PATCH_FRAMES, mn.N_MELS), 4)
+    assert tuple(model.output_shape) == (None, 4)
+    assert model.get_layer("probabilities").kernel.shape == (256, 4)
+    with pytest.raises(ValueError, match="exactly 187 frames"):
+        mn.build(config, (32, mn.N_MELS), 4)
