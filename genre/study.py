@@ -32,6 +32,15 @@ class StudyConfig:
     seed: int = 0
     progress: bool = True
 
+    def __post_init__(self) -> None:
+        from genre.baselines import get_baseline
+        from genre.models import get_model
+
+        for name in self.baselines:
+            get_baseline(name)
+        for name in self.nets:
+            get_model(name)
+
 
 @dataclass(frozen=True)
 class StudyResult:
