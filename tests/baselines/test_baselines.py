@@ -35,7 +35,7 @@ def fitted(prepared, tmp_path_factory):
 def test_contract_fit_scores_and_saves(fitted, prepared, name):
     run, metrics = fitted[name]
     assert metrics["model"] == name and metrics["backend"] == "scikit-learn" and metrics["epochs"] is None
-    x_val, y_val = load_features(prepared, "validation", "handcrafted")
+    _, y_val = load_features(prepared, "validation", "handcrafted")
     x_test, y_test = load_features(prepared, "test", "handcrafted")
     for key, y in (("val", y_val), ("test", y_test)):
         assert metrics[key]["clips"] == len(y)
@@ -89,7 +89,7 @@ def test_tuning_mode_never_reads_the_test_split(prepared, tmp_path):
 
 
 def test_settings_are_checked(prepared, tmp_path):
-    with pytest.raises(ValueError, match="unknown setting 'gama'.*'gamma'"):
+    with pytest.raises(ValueError, match=r"unknown setting 'gama'.*'gamma'"):
         baseline_config("svm", prepared, gama=1)
     with pytest.raises(ValueError, match="gamma must be"):
         baseline_config("svm", prepared, gamma="wide")
