@@ -119,3 +119,5 @@ def test_cli_baseline_with_toml_config_then_test(prepared, tmp_path, capsys):
     assert scored["accuracy"] == json.loads((run / rd.METRICS).read_text())["val"]["accuracy"]
     assert main([*args]) == 2  # the run directory is taken
     assert "not empty" in capsys.readouterr().err
+    assert main(["predict", "--run", str(run), "any.mp3"]) == 2
+    assert "a baseline run" in capsys.readouterr().err
