@@ -112,7 +112,10 @@ def build_parser() -> argparse.ArgumentParser:
     baseline = commands.add_parser("baseline", help="fit a classic model on per-clip features, evaluate it")
     baseline.add_argument("--model", required=True, help="logreg, knn, nb, svm or hgb")
     baseline.add_argument("--data", type=Path, help="a prepared data set (genre prepare)")
-    baseline.add_argument("--features", help="the per-clip vector to read (default: handcrafted)")
+    baseline.add_argument(
+        "--features",
+        help="the per-clip vector: handcrafted (default) or musicnn (pretrained embeddings; --set embedding_layer=...)",
+    )
     baseline.add_argument("--config", type=Path, help="a TOML file of settings (plain names, tables optional)")
     baseline.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override one setting")
     baseline.add_argument("--run-dir", type=Path, help="where the run goes (default: runs/<model>-<time>)")

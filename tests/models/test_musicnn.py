@@ -211,3 +211,23 @@ def test_fit_end_to_end_with_the_pretrained_net(musicnn_prepared, musicnn_cache,
     assert main(["predict", "--run", str(run), str(REAL_MP3), "--json"]) == 0
     result = json.loads(capsys.readouterr().out)
     assert sum(result["probabilities"].values()) == pytest.approx(1.0, abs=1e-4)
+
+
+def test_baseline_on_musicnn_embeddings(musicnn_prepared, musicnn_cache, tmp_path, capsys, monkeypatch):
+    from genre.baselines.fit import load_features
+
+    monkeypatch.setenv("GENRE_CACHE", str(tmp_path / "no-cache"))
+    run = tmp_path / "svm"
+    args = ["baseline", "--model", "svm", "--data", str(musicnn_prepared), "--features", "musicnn"]
+    assert main([*args, "--run-dir", str(run)]) == 2  # no weights: stops before the run starts
+    assert FETCH_COMMAND in capsys.readouterr().err and not run.exists()
+
+    monkeypatch.setenv("GENRE_CACHE", str(musicnn_cache))
+    assert main([*args, "--set", "embedding_layer=mean_pool", "--run-dir", str(run)]) == 0
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert metrics["features"] == "musicnn" and metrics["val"]["clips"] > 0
+    x, y = load_features(musicnn_prepared, "validation", "musicnn", "mean_pool")
+    assert len(y) == len(x)
+    expected = mn.musicnn_embeddings(musicnn_prepared, "validation", "mean_pool", cache_dir=musicnn_cache)
+    np.testing.assert_array_equal(x, expected[0])
+    assert x.shape == (metrics["val"]["clips"], 2 * 753)
