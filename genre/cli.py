@@ -60,6 +60,9 @@ def build_parser() -> argparse.ArgumentParser:
     source.add_argument("--folders", type=Path, help="root with one sub-folder of audio files per genre")
     study.add_argument("--out", type=Path, required=True, help="data/, runs/ and report/ go here")
     study.add_argument("--baselines", default=",".join(BASELINE_NAMES), help="(default: %(default)s)")
+    study.add_argument(
+        "--embedding-baselines", default="svm", help="also fitted on musicnn embeddings (default: %(default)s)"
+    )
     study.add_argument("--nets", default=",".join(NET_NAMES), help="(default: %(default)s)")
     study.add_argument("--weights", help="mobilenet: imagenet (default; Keras's cached file), none, or a file")
     study.add_argument("--max-epochs", type=int, help="cap every net's epochs (default: each net's own)")
@@ -190,7 +193,7 @@ def _run_study(args) -> int:
     from genre.data.fma import load_fma_catalog
     from genre.data.folders import load_folder_catalog
     from genre.data.prepare import PrepareConfig, prepare
-    from genre.study import StudyConfig, net_configs_checked, run_study
+    from genre.study import StudyConfig, plan_study, run_study
 
     net_settings: dict[str, dict[str, str]] = {}
     if args.max_epochs is not None:
@@ -201,13 +204,14 @@ def _run_study(args) -> int:
         data=args.out / "data",
         out=args.out,
         baselines=_names(args.baselines),
+        embedding_baselines=_names(args.embedding_baselines),
         nets=_names(args.nets),
         net_settings=net_settings,
         seed=args.seed,
         progress=not args.quiet,
     )
-    features = FeatureConfig()
-    net_configs_checked(config, features.shape)  # before hours of preparing, not after
+    features = FeatureConfig(kinds=config.feature_kinds())
+    plan_study(config, features.shape)  # before hours of preparing, not after
     if args.fma is not None:
         catalog = load_fma_catalog(args.fma, subset="small", split="official", seed=args.seed)
     else:
@@ -224,6 +228,8 @@ def _names(text: str) -> tuple[str, ...]:
 
 def _print_study(result) -> None:
     print()
+    for reason in result.not_run:
+        print(f"not run: {reason}")
     print(result.report.markdown)
     print(f"report: {result.report.html}")
 

@@ -1,12 +1,14 @@
 """The whole comparison on one prepared data set: every classic baseline, every net, then the report.
 
-    OUT/runs/<model>/   one run directory per model (`genre baseline`, `genre fit`)
-    OUT/report/         `genre report` over them
+    OUT/runs/<model>/           one run directory per model (`genre baseline`, `genre fit`)
+    OUT/runs/<model>-musicnn/   a baseline on the pretrained musicnn's clip embeddings
+    OUT/report/                 `genre report` over them
 
 Each model's run is skipped when it already finished, resumed when a net was interrupted after an
 epoch, and started afresh otherwise; so running the same study again continues where it stopped.
-Every net's settings are checked (weight files and all) before the first model trains, so a
-missing file fails the study in its first second, not after an hour of other models.
+Every model's settings are checked (weight files and all) before the first model trains, so a
+missing file fails the study in its first second, not after an hour of other models. With
+`skip_missing_weights` (the demo) such models are left out instead, and the report says so.
 """
 
 from __future__ import annotations
@@ -18,11 +20,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from genre.baselines import BASELINES
+from genre.data.features import DEFAULT_KINDS
 
 if TYPE_CHECKING:
     from genre.report import Report
 
-NETS = ("conv1d", "melcnn", "mobilenet")
+NETS = ("conv1d", "melcnn", "mobilenet", "musicnn")
+EMBEDDINGS = "musicnn"  # the feature kind of the embedding baselines
+Log = Callable[[str], None]
 
 
 @dataclass(frozen=True)
@@ -30,9 +35,12 @@ class StudyConfig:
     data: Path  # a prepared data set
     out: Path
     baselines: tuple[str, ...] = tuple(BASELINES)
+    # Baselines fitted a second time, on the pretrained musicnn's clip embeddings.
+    embedding_baselines: tuple[str, ...] = ("svm",)
     nets: tuple[str, ...] = NETS
     # Per-model settings by plain name, as `--set` takes them; "*" applies to every net.
     net_settings: dict[str, dict[str, str]] = field(default_factory=dict)
+    skip_missing_weights: bool = False  # leave out (and report) models whose weight files are absent
     seed: int = 0
     progress: bool = True
 
@@ -40,19 +48,80 @@ class StudyConfig:
         from genre.baselines import get_baseline
         from genre.models import get_model
 
-        for name in self.baselines:
+        for name in (*self.baselines, *self.embedding_baselines):
             get_baseline(name)
         for name in self.nets:
             get_model(name)
+
+    def feature_kinds(self) -> tuple[str, ...]:
+        """What the data set must hold for this study."""
+        needs_musicnn = bool(self.embedding_baselines) or "musicnn" in self.nets
+        return DEFAULT_KINDS + ((EMBEDDINGS,) if needs_musicnn else ())
+
+
+@dataclass(frozen=True)
+class StudyPlan:
+    """What will run: each net's checked FitConfig, the embedding baselines, and what was left out and why."""
+
+    net_configs: dict
+    embedding_baselines: tuple[str, ...]
+    not_run: list[str]
 
 
 @dataclass(frozen=True)
 class StudyResult:
     runs: list[Path]
+    not_run: list[str]
     report: Report
 
 
-def run_study(config: StudyConfig, log: Callable[[str], None] = print) -> StudyResult:
+def plan_study(config: StudyConfig, stored_shape: Callable[[str], tuple[int, ...]]) -> StudyPlan:
+    """Every net's FitConfig, checked (settings, weight files) against the data's stored shapes.
+
+    Called before data preparation too (with the shapes prepare will write), so a missing weight
+    file stops a study before hours of preparing and training, not after."""
+    from genre.data.pipeline import example_shape
+    from genre.models import get_model
+    from genre.train.config import apply_overrides
+    from genre.train.fit import default_config
+
+    not_run: list[str] = []
+    net_configs = {}
+    for name in config.nets:
+        settings = {"data": str(config.data), "seed": str(config.seed), "progress": str(config.progress).lower()}
+        settings |= config.net_settings.get("*", {}) | config.net_settings.get(name, {})
+        net_config = apply_overrides(default_config(name), settings, origin=f"the study's {name} settings")
+        spec = get_model(name)
+        try:
+            if spec.preflight is not None:
+                shape = example_shape(spec.feature_kind, stored_shape(spec.feature_kind), spec.windows)
+                spec.preflight(net_config.model_config, shape)
+        except FileNotFoundError as err:
+            if not config.skip_missing_weights:
+                raise
+            not_run.append(f"{name}: {err}")
+            continue
+        net_configs[name] = net_config
+    embedding_baselines = config.embedding_baselines
+    if embedding_baselines:
+        from genre.models.musicnn import MusicnnConfig
+        from genre.weights import musicnn_weights_path
+
+        try:
+            musicnn_weights_path(MusicnnConfig().variant)
+        except FileNotFoundError as err:
+            if not config.skip_missing_weights:
+                raise
+            not_run += [f"{name} on {EMBEDDINGS} embeddings: {err}" for name in embedding_baselines]
+            embedding_baselines = ()
+    return StudyPlan(net_configs, embedding_baselines, not_run)
+
+
+def run_study(
+    config: StudyConfig, log: Log = print, tune: Callable[[StudyConfig, Log], list[Path]] | None = None
+) -> StudyResult:
+    """Runs every model of the study, then `tune` (a tuning step, returning its refit runs) if given,
+    then the report over all of them."""
     from genre.baselines.fit import default_baseline_config, fit_baseline
     from genre.data.manifest import read_manifest
     from genre.report import build_report
@@ -60,18 +129,22 @@ def run_study(config: StudyConfig, log: Callable[[str], None] = print) -> StudyR
     from genre.train.fit import train_and_evaluate
 
     runs_dir = Path(config.out) / "runs"
-    net_configs = net_configs_checked(config, read_manifest(config.data).shape)
-    jobs = len(config.baselines) + len(config.nets)
+    plan = plan_study(config, read_manifest(config.data).shape)
+    for reason in plan.not_run:
+        log(f"not run: {reason}")
+    baselines = [(name, "handcrafted", name) for name in config.baselines]
+    baselines += [(name, EMBEDDINGS, f"{name}-{EMBEDDINGS}") for name in plan.embedding_baselines]
+    jobs = len(baselines) + len(plan.net_configs)
     runs = []
-    for i, name in enumerate(config.baselines, start=1):
-        run = runs_dir / name
+    for i, (name, features, folder) in enumerate(baselines, start=1):
+        run = runs_dir / folder
         if not _finished(run):
             shutil.rmtree(run, ignore_errors=True)  # a baseline refits in seconds; nothing to resume
-            settings = {"data": str(config.data), "seed": str(config.seed)}
+            settings = {"data": str(config.data), "seed": str(config.seed), "features": features}
             fit_baseline(apply_overrides(default_baseline_config(name), settings), run)
         log(_line(i, jobs, run))
         runs.append(run)
-    for i, (name, net_config) in enumerate(net_configs.items(), start=len(config.baselines) + 1):
+    for i, (name, net_config) in enumerate(plan.net_configs.items(), start=len(baselines) + 1):
         run = runs_dir / name
         if not _finished(run):
             resume = (run / "checkpoints" / "last" / "state.json").is_file()
@@ -81,31 +154,10 @@ def run_study(config: StudyConfig, log: Callable[[str], None] = print) -> StudyR
             train_and_evaluate(net_config, run, resume=resume)
         log(_line(i, jobs, run))
         runs.append(run)
-    report = build_report(runs, Path(config.out) / "report")
-    return StudyResult(runs=runs, report=report)
-
-
-def net_configs_checked(config: StudyConfig, stored_shape: Callable[[str], tuple[int, ...]]) -> dict:
-    """Every net's FitConfig, each checked (settings, weight files) against the data's stored shapes.
-
-    Called before data preparation too (with the shapes prepare will write), so a missing weight
-    file stops a study before hours of preparing and training, not after."""
-    from genre.data.pipeline import example_shape
-    from genre.models import get_model
-    from genre.train.config import apply_overrides
-    from genre.train.fit import default_config
-
-    out = {}
-    for name in config.nets:
-        settings = {"data": str(config.data), "seed": str(config.seed), "progress": str(config.progress).lower()}
-        settings |= config.net_settings.get("*", {}) | config.net_settings.get(name, {})
-        out[name] = apply_overrides(default_config(name), settings, origin=f"the study's {name} settings")
-        spec = get_model(name)
-        if spec.preflight is not None:
-            spec.preflight(
-                out[name].model_config, example_shape(spec.feature_kind, stored_shape(spec.feature_kind), spec.windows)
-            )
-    return out
+    if tune is not None:
+        runs += tune(config, log)
+    report = build_report(runs, Path(config.out) / "report", not_run=plan.not_run)
+    return StudyResult(runs=runs, not_run=plan.not_run, report=report)
 
 
 def _finished(run: Path) -> bool:
@@ -117,6 +169,6 @@ def _line(i: int, jobs: int, run: Path) -> str:
 
     m = rd.read_json(run / rd.METRICS)
     return (
-        f"[{i}/{jobs}] {m['model']}: validation accuracy {m['val']['accuracy']:.1%}, "
+        f"[{i}/{jobs}] {m['model']} ({m['features']}): validation accuracy {m['val']['accuracy']:.1%}, "
         f"test accuracy {m['test']['accuracy']:.1%} ({m['train_seconds']:.1f} s training)"
     )

@@ -12,15 +12,18 @@ from genre.study import NETS, StudyConfig, run_study
 from tests.train.conftest import TINY
 
 
-def test_demo_quick_runs_the_whole_study(tmp_path, capsys):
+def test_demo_quick_runs_the_whole_study(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("GENRE_CACHE", str(tmp_path / "empty-cache"))  # no musicnn weights: left out, and said
     out = tmp_path / "demo"
     assert main(["demo", "--quick", "--out", str(out), "--quiet"]) == 0
     printed = capsys.readouterr().out
     assert "GENERATED DATA" in printed
-    for name in (*BASELINES, *NETS):
+    assert "not run: musicnn: " in printed and "not run: svm on musicnn embeddings: " in printed
+    assert "genre weights fetch musicnn" in (out / "report" / "report.md").read_text()
+    for name in (*BASELINES, *(n for n in NETS if n != "musicnn")):
         metrics = json.loads((out / "runs" / name / "metrics.json").read_text())
         assert metrics["model"] == name and 0 <= metrics["test"]["accuracy"] <= 1
-        assert f"| {name} |" in printed
+        assert f"| {name} |" in printed or f"| {name} (from scratch) |" in printed
     assert (out / "report" / "index.html").is_file() and (out / "report" / "figures" / "per-genre-f1.png").is_file()
     # Again: every step finds its work done; nothing is retrained.
     stamps = {p: p.stat().st_mtime_ns for p in (out / "runs").glob("*/metrics.json")}
@@ -30,7 +33,9 @@ def test_demo_quick_runs_the_whole_study(tmp_path, capsys):
 
 def test_study_resumes_an_interrupted_net(prepared, tmp_path):
     tiny = {"*": {**TINY, "max_epochs": "2"}}
-    config = StudyConfig(data=prepared, out=tmp_path, baselines=("nb",), nets=("conv1d",), net_settings=tiny)
+    config = StudyConfig(
+        data=prepared, out=tmp_path, baselines=("nb",), embedding_baselines=(), nets=("conv1d",), net_settings=tiny
+    )
     first = run_study(config, log=lambda line: None)
     assert [r.label for r in first.report.records] in (["nb", "conv1d"], ["conv1d", "nb"])
     # As if killed after its last epoch, before scoring: the rerun resumes the net, keeps the baseline.
@@ -57,3 +62,13 @@ def test_study_rejects_unknown_models(synth_root, tmp_path, capsys, option):
     assert main(["study", "--fma", str(synth_root), "--out", str(out), option, "--weights", "none"]) == 2
     assert "unknown" in capsys.readouterr().err
     assert not out.exists()
+
+
+def test_study_fits_baselines_on_musicnn_embeddings(musicnn_prepared, musicnn_cache, tmp_path, monkeypatch):
+    monkeypatch.setenv("GENRE_CACHE", str(musicnn_cache))
+    config = StudyConfig(data=musicnn_prepared, out=tmp_path, baselines=("nb",), embedding_baselines=("svm",), nets=())
+    assert config.feature_kinds()[-1] == "musicnn"
+    result = run_study(config, log=lambda line: None)
+    assert sorted(r.label for r in result.report.records) == ["nb", "svm [musicnn]"]
+    assert json.loads((tmp_path / "runs" / "svm-musicnn" / "metrics.json").read_text())["features"] == "musicnn"
+    assert result.not_run == []

@@ -32,7 +32,10 @@ class Report:
     records: list[RunRecord]
 
 
-def build_report(paths: list[Path], out: Path, title: str = "genre: model comparison") -> Report:
+def build_report(
+    paths: list[Path], out: Path, title: str = "genre: model comparison", not_run: list[str] = ()
+) -> Report:
+    """`not_run`: models left out of the runs, each with its reason; the report lists them."""
     runs = find_runs(paths)
     records = [read_run(p) for p in runs]
     genres = {tuple(r.genres) for r in records}
@@ -65,10 +68,10 @@ def build_report(paths: list[Path], out: Path, title: str = "genre: model compar
         curves={k: rel(v) for k, v in curves.items()},
     )
     references = references_for(records[0].manifest) if len({r.data_identity for r in records}) == 1 else ()
-    text = markdown(records, references)
+    text = markdown(records, references, list(not_run))
     (out / "report.md").write_text(text)
     page = out / "index.html"
-    page.write_text(html_page(records, references, figures, title))
+    page.write_text(html_page(records, references, figures, title, list(not_run)))
     written = [per_genre, cost, *confusion.values(), *curves.values()]
     return Report(out=out, markdown=text, html=page, figures=written, records=records)
 

@@ -60,7 +60,7 @@ def reference_rows(references: tuple[Reference, ...]) -> list[list[str]]:
     ]
 
 
-def markdown(records: list[RunRecord], references: tuple[Reference, ...]) -> str:
+def markdown(records: list[RunRecord], references: tuple[Reference, ...], not_run: list[str] = ()) -> str:
     lines = []
     if any(r.manifest.synthetic for r in records):
         lines += [f"> **{SYNTHETIC_WARNING}**", ""]
@@ -69,12 +69,16 @@ def markdown(records: list[RunRecord], references: tuple[Reference, ...]) -> str
     if references:
         lines += ["", "Rows marked *published* are documented figures on FMA small, quoted, not run here:"]
         lines += [f"- {r.model} on {r.features}: {_percent(r.test_accuracy)}, {r.source}" for r in references]
+    if not_run:
+        lines += ["", "Not run:", ""] + [f"- {reason}" for reason in not_run]
     for users, summary in data_sets(records):
         lines += ["", f"Data used by {users}:", "", "```", summary, "```"]
     return "\n".join(lines) + "\n"
 
 
-def html_page(records: list[RunRecord], references: tuple[Reference, ...], figures: Figures, title: str) -> str:
+def html_page(
+    records: list[RunRecord], references: tuple[Reference, ...], figures: Figures, title: str, not_run: list[str] = ()
+) -> str:
     e = html.escape
     parts = [
         "<!DOCTYPE html>",
@@ -96,6 +100,8 @@ def html_page(records: list[RunRecord], references: tuple[Reference, ...], figur
         parts.append(
             "<ul>" + "".join(f"<li>{e(f'{r.model} on {r.features}: {r.source}')}</li>" for r in references) + "</ul>"
         )
+    if not_run:
+        parts.append('<p>Not run:</p><ul id="not-run">' + "".join(f"<li>{e(r)}</li>" for r in not_run) + "</ul>")
     parts.append("<h2>Per genre and per cost</h2>")
     parts.append(_figure(figures.per_genre_f1, "F1 per genre and model, test split"))
     parts.append(_figure(figures.accuracy_cost, "Test accuracy against training time"))
