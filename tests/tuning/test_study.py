@@ -1,0 +1,102 @@
+"""A net study end to end: best config, figures, refit; and an interrupted SQLite study resumed."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import warnings
+
+import optuna
+import pytest
+
+from genre.cli import main
+from genre.train.config import read_toml
+from tests.tuning.conftest import tune_arguments
+from tuning import run_study
+from tuning.study import DONE, open_study
+from tuning.target import resolve_target
+
+
+def test_the_best_config_retrains_to_the_same_validation_metric(net_study, tmp_path, capsys):
+    config = net_study(trials=3, refit=True, figures=True, overrides={"deterministic": "true"})
+    result = run_study(config)
+    assert result.done and result.counts["complete"] + result.counts["pruned"] == config.trials
+    assert result.refit_metrics["val"]["accuracy"] == pytest.approx(result.best_value, abs=1e-9)
+    assert "test" in result.refit_metrics
+    assert {p.name for p in result.figures} >= {"optimization_history.png", "intermediate_values.png"}
+    assert all(p.stat().st_size > 0 for p in result.figures)
+    recorded = json.loads((config.study_dir / "study.json").read_text())
+    assert recorded["best_value"] == result.best_value and recorded["refit_metrics"]["test"]
+
+    best = read_toml(result.best_config)
+    for name, value in result.best_params.items():
+        assert best[name] == pytest.approx(value) if isinstance(value, float) else str(best[name]) == str(value)
+    # `genre fit --config best.toml` is the same run again.
+    run = tmp_path / "fit-best"
+    assert main(["fit", "--model", "conv1d", "--config", str(result.best_config), "--run-dir", str(run)]) == 0
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert metrics["val"]["accuracy"] == pytest.approx(result.best_value, abs=1e-9)
+
+    # The same command on a finished study runs no trial and reuses the refit.
+    trials_before = len(list((config.study_dir / "trials").iterdir()))
+    again = run_study(config)
+    assert len(list((config.study_dir / "trials").iterdir())) == trials_before
+    assert again.refit_metrics == result.refit_metrics
+
+
+def running_trial(config, timeout: float = 120.0):
+    """The first trial some worker of `config`'s study is running, once there is one."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not config.shared_storage and not (config.directory / "study.db").is_file():
+            time.sleep(0.2)
+            continue
+        try:
+            study = optuna.load_study(study_name=config.study_name, storage=config.storage_url)
+        except KeyError:  # the study is not created yet
+            time.sleep(0.2)
+            continue
+        running = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,))
+        if running and "run_dir" in running[0].user_attrs:
+            return running[0]
+        time.sleep(0.1)
+    raise AssertionError(f"no trial started within {timeout} s")
+
+
+def test_a_study_killed_mid_trial_resumes_with_the_same_command(net_study):
+    config = net_study(trials=3, overrides={"max_epochs": "3"}, pruner="none")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "genre", *tune_arguments(config)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        killed = running_trial(config)
+    finally:
+        worker.send_signal(signal.SIGKILL)
+        worker.wait(timeout=60)
+    assert worker.returncode == -signal.SIGKILL
+
+    result = run_study(config)  # the same command again
+    study = open_study(config, resolve_target(config), seed=0)
+    states = {t.number: t.state for t in study.get_trials()}
+    assert states[killed.number] == optuna.trial.TrialState.FAIL
+    assert result.done and result.counts["complete"] == config.trials
+    assert len(retried_from(study, killed.number)) == 1
+
+
+def retried_from(study, number: int) -> list:
+    """The finished trials that re-ran trial `number` (with its parameters)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)  # retried_trial_number is
+        retry = optuna.storages.RetryHeartbeatStaleTrialCallback
+        killed = study.trials[number]
+        out = [t for t in study.get_trials(states=DONE) if retry.retried_trial_number(t) == number]
+    assert all(t.params == killed.params for t in out)
+    return out
