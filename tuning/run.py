@@ -53,19 +53,19 @@ def run_study(config: TuneConfig) -> StudyResult:
     """Tunes `config.model` with this command's workers, then exports; see the module docstring."""
     run_workers(config)
     target = resolve_target(config)
-    study = open_study(config, target, worker_seed(config, 0))
-    tally = counts(study)
-    result = StudyResult(
-        study=config.study_name,
-        storage=_redacted(config.storage_url),
-        model=config.model,
-        metric=config.metric,
-        directory=config.directory,
-        counts=tally,
-        done=tally["complete"] + tally["pruned"] >= config.trials,
-    )
-    if tally["complete"]:
-        result = _export(config, target, study, result)
+    with open_study(config, target, worker_seed(config, 0)) as study:
+        tally = counts(study)
+        result = StudyResult(
+            study=config.study_name,
+            storage=_redacted(config.storage_url),
+            model=config.model,
+            metric=config.metric,
+            directory=config.directory,
+            counts=tally,
+            done=tally["complete"] + tally["pruned"] >= config.trials,
+        )
+        if tally["complete"]:
+            result = _export(config, target, study, result)
     (config.directory / RESULT).write_text(json.dumps(result.to_dict(), indent=1) + "\n")
     return result
 

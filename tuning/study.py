@@ -14,10 +14,12 @@ taken by trials running elsewhere, it waits: one of them may yet fail and come b
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import os
 import time
 import warnings
+from collections.abc import Iterator
 
 import optuna
 from optuna.storages import RDBStorage, RetryHeartbeatStaleTrialCallback
@@ -33,6 +35,7 @@ DIRECTION = "maximize"
 # Study attributes a joining worker must agree with: the same study name for another model or
 # metric is a different study.
 IDENTITY = ("model", "metric")
+CREATE_ATTEMPTS = 5
 
 
 def storage(config: TuneConfig) -> RDBStorage:
@@ -43,16 +46,27 @@ def storage(config: TuneConfig) -> RDBStorage:
         engine = {"connect_args": {"timeout": 60}}
     else:
         engine = {"pool_pre_ping": True}  # a worker outlives idle connections the server drops
-    with warnings.catch_warnings():
-        # Heartbeats are marked experimental in Optuna; they are what makes a killed worker's trial come back.
-        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-        return RDBStorage(
-            url,
-            engine_kwargs=engine,
-            heartbeat_interval=config.heartbeat_interval,
-            grace_period=config.grace_period or 2 * config.heartbeat_interval,
-            heartbeat_stale_trial_callback=RetryHeartbeatStaleTrialCallback(max_retry=config.max_retry),
-        )
+    import sqlalchemy.exc
+
+    for attempt in range(CREATE_ATTEMPTS):
+        try:
+            with warnings.catch_warnings():
+                # Heartbeats are marked experimental in Optuna; they are what brings a killed worker's trial back.
+                warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+                return RDBStorage(
+                    url,
+                    engine_kwargs=engine,
+                    heartbeat_interval=config.heartbeat_interval,
+                    grace_period=config.grace_period or 2 * config.heartbeat_interval,
+                    heartbeat_stale_trial_callback=RetryHeartbeatStaleTrialCallback(max_retry=config.max_retry),
+                )
+        except (sqlalchemy.exc.IntegrityError, sqlalchemy.exc.ProgrammingError):
+            # Workers started together on an empty database all create Optuna's tables; on PostgreSQL
+            # all but one fail (e.g. CREATE TYPE studydirection). The tables exist then: try again.
+            if attempt == CREATE_ATTEMPTS - 1:
+                raise
+            time.sleep(0.5 * (attempt + 1))
+    raise AssertionError("unreachable")
 
 
 def sampler(config: TuneConfig, seed: int) -> optuna.samplers.BaseSampler:
@@ -77,16 +91,26 @@ def pruner(config: TuneConfig, max_epochs: int | None) -> optuna.pruners.BasePru
     )
 
 
-def open_study(config: TuneConfig, target: Target, seed: int) -> optuna.Study:
+@contextlib.contextmanager
+def open_study(config: TuneConfig, target: Target, seed: int) -> Iterator[optuna.Study]:
+    """The study, created or joined; its database connections are closed on leaving."""
+    rdb = storage(config)
+    try:
+        yield _create_or_join(config, target, seed, rdb)
+    finally:
+        rdb.engine.dispose()  # a long-lived process (tests, the demo) keeps no idle connections
+
+
+def _create_or_join(config: TuneConfig, target: Target, seed: int, rdb: RDBStorage) -> optuna.Study:
     study = optuna.create_study(
-        storage=storage(config),
+        storage=rdb,
         study_name=config.study_name,
         direction=DIRECTION,
         sampler=sampler(config, seed),
         pruner=pruner(config, target.max_epochs),
         load_if_exists=True,
     )
-    identity = {"model": config.model, "metric": config.metric}
+    identity = {key: getattr(config, key) for key in IDENTITY}
     for key, value in identity.items():
         found = study.user_attrs.get(key)
         if found is None:
@@ -122,41 +146,41 @@ def worker_seed(config: TuneConfig, index: int, trials_before: int = 0) -> int:
 def work(config: TuneConfig, index: int = 0) -> dict[str, int]:
     """One worker: runs trials until the study is done or the timeout passes; returns the study's counts."""
     target = resolve_target(config)
-    study = open_study(config, target, worker_seed(config, index))
-    # Reseeded once the study's size is known (creating the study needs a sampler already).
-    study.sampler = sampler(config, worker_seed(config, index, len(study.get_trials(deepcopy=False))))
-    objective = Objective(config, target)
-    deadline = time.monotonic() + config.timeout if config.timeout else None
-    failures = 0
-    while deadline is None or time.monotonic() < deadline:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-            optuna.storages.fail_stale_trials(study)  # also while waiting, when no trial of ours checks
-        trials = study.get_trials(deepcopy=False)
-        if sum(t.state in DONE for t in trials) >= config.trials:
-            break
-        live = sum(t.state in LIVE for t in trials)
-        if live >= config.trials and not any(t.state == TrialState.WAITING for t in trials):
-            time.sleep(min(1.0, config.heartbeat_interval / 2))
-            continue
-        ran: list[optuna.trial.FrozenTrial] = []
-        # Failures a trial can have by its parameters (a layout too big for the input, divergence)
-        # fail that trial only; the study goes on.
-        study.optimize(
-            objective,
-            n_trials=1,
-            catch=(SurplusTrial, ValueError, TrainingDiverged),
-            callbacks=[lambda _, trial, ran=ran: ran.append(trial)],
-        )
-        last = ran[-1] if ran else None
-        if last is not None and last.state == TrialState.FAIL and not last.user_attrs.get("surplus"):
-            failures += 1
-            if failures >= config.max_failures:
-                reason = last.system_attrs.get("fail_reason", "see the log above")
-                raise RuntimeError(f"{failures} trials in a row failed; the last, trial {last.number}: {reason}")
-        else:
-            failures = 0
-    return counts(study)
+    with open_study(config, target, worker_seed(config, index)) as study:
+        # Reseeded once the study's size is known (creating the study needs a sampler already).
+        study.sampler = sampler(config, worker_seed(config, index, len(study.get_trials(deepcopy=False))))
+        objective = Objective(config, target)
+        deadline = time.monotonic() + config.timeout if config.timeout else None
+        failures = 0
+        while deadline is None or time.monotonic() < deadline:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+                optuna.storages.fail_stale_trials(study)  # also while waiting, when no trial of ours checks
+            trials = study.get_trials(deepcopy=False)
+            if sum(t.state in DONE for t in trials) >= config.trials:
+                break
+            live = sum(t.state in LIVE for t in trials)
+            if live >= config.trials and not any(t.state == TrialState.WAITING for t in trials):
+                time.sleep(min(1.0, config.heartbeat_interval / 2))
+                continue
+            ran: list[optuna.trial.FrozenTrial] = []
+            # Failures a trial can have by its parameters (a layout too big for the input, divergence)
+            # fail that trial only; the study goes on.
+            study.optimize(
+                objective,
+                n_trials=1,
+                catch=(SurplusTrial, ValueError, TrainingDiverged),
+                callbacks=[lambda _, trial, ran=ran: ran.append(trial)],
+            )
+            last = ran[-1] if ran else None
+            if last is not None and last.state == TrialState.FAIL and not last.user_attrs.get("surplus"):
+                failures += 1
+                if failures >= config.max_failures:
+                    reason = last.system_attrs.get("fail_reason", "see the log above")
+                    raise RuntimeError(f"{failures} trials in a row failed; the last, trial {last.number}: {reason}")
+            else:
+                failures = 0
+        return counts(study)
 
 
 def run_workers(config: TuneConfig) -> dict[str, int]:

@@ -41,15 +41,16 @@ def test_net_trials_never_read_the_test_split(net_study, without_test_split):
 def test_pruning_stops_a_net_trial_after_its_first_epoch(net_study):
     config = net_study(trials=2, overrides={"max_epochs": "3"}, prune_startup_trials=1, prune_warmup_epochs=0)
     target = resolve_target(config)
-    study = open_study(config, target, seed=0)
-    # An earlier trial that was perfect at every epoch: a real trial below it at its first epoch is
-    # worse than the median of finished trials, so the median pruner stops it there.
-    first = optuna.trial.create_trial(
-        params={}, distributions={}, value=1.0, intermediate_values={e: 1.0 for e in range(3)}
-    )
-    study.add_trial(first)  # the first of the study's two trials
+    with open_study(config, target, seed=0) as study:
+        # An earlier trial that was perfect at every epoch: a real trial below it at its first epoch is
+        # worse than the median of finished trials, so the median pruner stops it there.
+        first = optuna.trial.create_trial(
+            params={}, distributions={}, value=1.0, intermediate_values={e: 1.0 for e in range(3)}
+        )
+        study.add_trial(first)  # the first of the study's two trials
     result = run_study(config)
-    pruned = [t for t in study.get_trials() if t.state == optuna.trial.TrialState.PRUNED]
+    with open_study(config, target, seed=0) as study:
+        pruned = [t for t in study.get_trials() if t.state == optuna.trial.TrialState.PRUNED]
     assert result.counts["pruned"] == 1 and len(pruned) == 1
     (trial,) = pruned
     assert list(trial.intermediate_values) == [0]

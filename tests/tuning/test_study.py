@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -48,23 +49,31 @@ def test_the_best_config_retrains_to_the_same_validation_metric(net_study, tmp_p
     assert again.refit_metrics == result.refit_metrics
 
 
-def running_trial(config, timeout: float = 120.0):
-    """The first trial some worker of `config`'s study is running, once there is one."""
+def running_trial(config, worker: int | None = None, timeout: float = 180.0):
+    """The first trial running in `config`'s study (run by process `worker`, if given), once there is one."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if not config.shared_storage and not (config.directory / "study.db").is_file():
-            time.sleep(0.2)
-            continue
-        try:
-            study = optuna.load_study(study_name=config.study_name, storage=config.storage_url)
-        except KeyError:  # the study is not created yet
-            time.sleep(0.2)
-            continue
-        running = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,))
-        if running and "run_dir" in running[0].user_attrs:
-            return running[0]
         time.sleep(0.1)
+        if not config.shared_storage and not (config.directory / "study.db").is_file():
+            continue
+        with closing_storage(config) as storage:
+            try:
+                study = optuna.load_study(study_name=config.study_name, storage=storage)
+            except KeyError:  # the study is not created yet
+                continue
+            for trial in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,)):
+                if worker is None or trial.user_attrs.get("worker", "").endswith(f":{worker}"):
+                    return trial
     raise AssertionError(f"no trial started within {timeout} s")
+
+
+@contextlib.contextmanager
+def closing_storage(config):
+    storage = optuna.storages.RDBStorage(config.storage_url)
+    try:
+        yield storage
+    finally:
+        storage.engine.dispose()
 
 
 def test_a_study_killed_mid_trial_resumes_with_the_same_command(net_study):
@@ -84,11 +93,10 @@ def test_a_study_killed_mid_trial_resumes_with_the_same_command(net_study):
     assert worker.returncode == -signal.SIGKILL
 
     result = run_study(config)  # the same command again
-    study = open_study(config, resolve_target(config), seed=0)
-    states = {t.number: t.state for t in study.get_trials()}
-    assert states[killed.number] == optuna.trial.TrialState.FAIL
+    with open_study(config, resolve_target(config), seed=0) as study:
+        assert study.trials[killed.number].state == optuna.trial.TrialState.FAIL
+        assert len(retried_from(study, killed.number)) == 1
     assert result.done and result.counts["complete"] == config.trials
-    assert len(retried_from(study, killed.number)) == 1
 
 
 def retried_from(study, number: int) -> list:
