@@ -9,7 +9,12 @@ from dataclasses import asdict
 from pathlib import Path
 
 from genre import __version__
+from genre.baselines import BASELINES
+from genre.study import NETS
 from genre.train import TrainingDiverged
+
+BASELINE_NAMES = tuple(BASELINES)
+NET_NAMES = NETS
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -37,14 +42,29 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"genre {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
 
-    demo = commands.add_parser("demo", help="generate the FMA-shaped demo set, prepare it, describe it")
+    demo = commands.add_parser(
+        "demo", help="the whole study on a generated FMA-shaped set: data, every model, the report"
+    )
     demo.add_argument(
         "--out", type=Path, default=Path("genre-demo"), help="folder for everything (default: %(default)s)"
     )
-    demo.add_argument("--tracks-per-genre", type=int, default=50)
-    demo.add_argument("--seconds", type=float, default=10.0, help="length of each generated clip")
+    demo.add_argument("--quick", action="store_true", help="a tiny set and one epoch per net: the whole path fast")
+    demo.add_argument("--tracks-per-genre", type=int, help="default: 50 (10 with --quick)")
+    demo.add_argument("--seconds", type=float, help="length of each generated clip (default: 10; 4 with --quick)")
     _common(demo)
     demo.set_defaults(handler=_run_demo)
+
+    study = commands.add_parser("study", help="the whole study on real data: prepare, every model, the report")
+    source = study.add_mutually_exclusive_group(required=True)
+    source.add_argument("--fma", type=Path, help="FMA root holding fma_metadata/ and fma_small/")
+    source.add_argument("--folders", type=Path, help="root with one sub-folder of audio files per genre")
+    study.add_argument("--out", type=Path, required=True, help="data/, runs/ and report/ go here")
+    study.add_argument("--baselines", default=",".join(BASELINE_NAMES), help="(default: %(default)s)")
+    study.add_argument("--nets", default=",".join(NET_NAMES), help="(default: %(default)s)")
+    study.add_argument("--weights", help="mobilenet: imagenet (default; Keras's cached file), none, or a file")
+    study.add_argument("--max-epochs", type=int, help="cap every net's epochs (default: each net's own)")
+    _common(study)
+    study.set_defaults(handler=_run_study)
 
     synth = commands.add_parser("synth", help="write an FMA-shaped data set of generated music")
     synth.add_argument("--out", type=Path, required=True)
@@ -106,6 +126,20 @@ def build_parser() -> argparse.ArgumentParser:
     tune.add_argument("--seed", type=int, default=0, help="the sampler's seed")
     tune.set_defaults(handler=_run_tune)
 
+    baseline = commands.add_parser("baseline", help="fit a classic model on per-clip features, evaluate it")
+    baseline.add_argument("--model", required=True, help="logreg, knn, nb, svm or hgb")
+    baseline.add_argument("--data", type=Path, help="a prepared data set (genre prepare)")
+    baseline.add_argument("--features", help="the per-clip vector to read (default: handcrafted)")
+    baseline.add_argument("--config", type=Path, help="a TOML file of settings (plain names, tables optional)")
+    baseline.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override one setting")
+    baseline.add_argument("--run-dir", type=Path, help="where the run goes (default: runs/<model>-<time>)")
+    baseline.set_defaults(handler=_run_baseline)
+
+    report = commands.add_parser("report", help="compare finished runs: Markdown table, HTML page, PNG figures")
+    report.add_argument("runs", type=Path, nargs="+", help="run directories, or folders holding them")
+    report.add_argument("--out", type=Path, default=Path("report"), help="(default: %(default)s)")
+    report.set_defaults(handler=_run_report)
+
     test = commands.add_parser("test", help="score a run's best checkpoint on a split (default: test)")
     test.add_argument("--run", type=Path, required=True)
     test.add_argument("--split", default="test", choices=("train", "validation", "test"))
@@ -138,12 +172,56 @@ def _run_demo(args) -> int:
         out=args.out,
         tracks_per_genre=args.tracks_per_genre,
         seconds=args.seconds,
+        quick=args.quick,
         seed=args.seed,
         workers=args.workers,
         progress=not args.quiet,
     )
-    print(run_demo(config))
+    _print_study(run_demo(config))
     return 0
+
+
+def _run_study(args) -> int:
+    from genre.data.features import FeatureConfig
+    from genre.data.fma import load_fma_catalog
+    from genre.data.folders import load_folder_catalog
+    from genre.data.prepare import PrepareConfig, prepare
+    from genre.study import StudyConfig, net_configs_checked, run_study
+
+    net_settings: dict[str, dict[str, str]] = {}
+    if args.max_epochs is not None:
+        net_settings["*"] = {"max_epochs": str(args.max_epochs)}
+    if args.weights is not None:
+        net_settings["mobilenet"] = {"weights": args.weights}
+    config = StudyConfig(
+        data=args.out / "data",
+        out=args.out,
+        baselines=_names(args.baselines),
+        nets=_names(args.nets),
+        net_settings=net_settings,
+        seed=args.seed,
+        progress=not args.quiet,
+    )
+    features = FeatureConfig()
+    net_configs_checked(config, features.shape)  # before hours of preparing, not after
+    if args.fma is not None:
+        catalog = load_fma_catalog(args.fma, subset="small", split="official", seed=args.seed)
+    else:
+        catalog = load_folder_catalog(args.folders, seed=args.seed)
+    prepare_config = PrepareConfig(features=features, seed=args.seed, workers=args.workers, progress=not args.quiet)
+    prepare(catalog, config.data, prepare_config)
+    _print_study(run_study(config))
+    return 0
+
+
+def _names(text: str) -> tuple[str, ...]:
+    return tuple(name.strip() for name in text.split(",") if name.strip())
+
+
+def _print_study(result) -> None:
+    print()
+    print(result.report.markdown)
+    print(f"report: {result.report.html}")
 
 
 def _run_synth(args) -> int:
@@ -193,39 +271,59 @@ def _run_prepare(args) -> int:
 
 
 def _run_fit(args) -> int:
-    import time
-
-    from genre.train.config import apply_overrides, parse_set_arguments, read_toml
     from genre.train.fit import default_config, train_and_evaluate
 
+    config = default_config(args.model)
     if args.resume:
         if args.run_dir is None:
             raise ValueError("--resume needs --run-dir, the run to continue")
-        config = default_config(args.model)  # replaced by the run's own config.json
+        # the default config is replaced by the run's own config.json
     else:
-        config = default_config(args.model)
-        if args.config is not None:
-            config = apply_overrides(config, read_toml(args.config), origin=str(args.config))
-        for option in ("data", "weights"):
-            if getattr(args, option) is not None:
-                config = apply_overrides(config, {option: getattr(args, option)}, origin=f"--{option}")
-        config = apply_overrides(config, parse_set_arguments(args.set))
-    run_dir = args.run_dir or Path("runs") / f"{args.model}-{time.strftime('%Y%m%d-%H%M%S')}"
+        config = _configure(config, args, ("data", "weights"))
+    run_dir = args.run_dir or _default_run_dir(args.model)
     metrics = train_and_evaluate(config, run_dir, resume=args.resume)
     print(_metrics_summary(metrics, run_dir))
     return 0
 
 
+def _run_baseline(args) -> int:
+    from genre.baselines.fit import default_baseline_config, fit_baseline
+
+    config = _configure(default_baseline_config(args.model), args, ("data", "features"))
+    run_dir = args.run_dir or _default_run_dir(args.model)
+    metrics = fit_baseline(config, run_dir)
+    print(_metrics_summary(metrics, run_dir))
+    return 0
+
+
+def _configure(config, args, options: tuple[str, ...]):
+    """Defaults, then the --config file, then the named options, then every --set, each overriding the last."""
+    from genre.train.config import apply_overrides, parse_set_arguments, read_toml
+
+    if args.config is not None:
+        config = apply_overrides(config, read_toml(args.config), origin=str(args.config))
+    for option in options:
+        if getattr(args, option) is not None:
+            config = apply_overrides(config, {option: getattr(args, option)}, origin=f"--{option}")
+    return apply_overrides(config, parse_set_arguments(args.set))
+
+
+def _default_run_dir(model: str) -> Path:
+    import time
+
+    return Path("runs") / f"{model}-{time.strftime('%Y%m%d-%H%M%S')}"
+
+
 def _metrics_summary(metrics: dict, run_dir: Path) -> str:
-    lines = [
-        f"run {run_dir}: {metrics['model']} on {metrics['backend']}, {metrics['epochs']} epochs, "
-        f"{metrics['train_seconds']:.1f} s"
-    ]
+    epochs = f", {metrics['epochs']} epochs" if metrics["epochs"] is not None else ""
+    lines = [f"run {run_dir}: {metrics['model']} on {metrics['backend']}{epochs}, {metrics['train_seconds']:.1f} s"]
     if metrics["data"]["synthetic"]:
         from genre.data.info import SYNTHETIC_WARNING
 
         lines.insert(0, f"!! {SYNTHETIC_WARNING}")
     for split in ("val", "test"):
+        if split not in metrics:
+            continue
         m = metrics[split]
         window = f", window accuracy {m['window_accuracy']:.3f}" if "window_accuracy" in m else ""
         lines.append(
@@ -277,10 +375,22 @@ def _run_tune(args) -> int:
     return 0
 
 
+def _run_report(args) -> int:
+    from genre.report import build_report
+
+    report = build_report(args.runs, args.out)
+    print(report.markdown)
+    print(f"report: {report.html} ({len(report.figures)} figures in {args.out / 'figures'})")
+    return 0
+
+
 def _run_test(args) -> int:
+    from genre.baselines.fit import evaluate_baseline
+    from genre.train import run_dir as rd
     from genre.train.fit import evaluate_run
 
-    metrics = evaluate_run(args.run, args.split)
+    is_baseline = rd.read_json(args.run / rd.CONFIG).get("kind") == "baseline"
+    metrics = (evaluate_baseline if is_baseline else evaluate_run)(args.run, args.split)
     print(json.dumps(metrics, indent=1))
     return 0
 

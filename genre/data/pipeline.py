@@ -186,7 +186,7 @@ def load_arrays(
         ys.append(y)
         ids.append(t)
     if not xs:
-        shape = (0, *_model_shape(kind, manifest.shape(kind), "clip"))
+        shape = (0, *example_shape(kind, manifest.shape(kind), "clip"))
         return np.zeros(shape, np.float32), np.zeros(0, np.int32), np.zeros(0, np.int64)
     return np.concatenate(xs), np.concatenate(ys), np.concatenate(ids)
 
@@ -212,10 +212,11 @@ def verify_shards(data_dir: Path, entries: list[dict]) -> None:
 
 def model_input_shape(manifest: Manifest, kind: str, windows: str = "flat") -> tuple[int, ...]:
     """The shape of one example `x` as `make_dataset` delivers it (without the batch axis)."""
-    return _model_shape(kind, manifest.shape(kind), windows)
+    return example_shape(kind, manifest.shape(kind), windows)
 
 
-def _model_shape(kind: str, stored: tuple[int, ...], windows: str) -> tuple[int, ...]:
+def example_shape(kind: str, stored: tuple[int, ...], windows: str) -> tuple[int, ...]:
+    """The shape of one example `x` of a kind stored as `stored` (without the batch axis)."""
     if kind == "raw":
         return (stored[1], 1) if windows == "flat" else (stored[0], stored[1], 1)
     if kind == "mel":

@@ -97,7 +97,7 @@ class FitConfig:
     SECTIONS: typing.ClassVar[tuple[str, ...]] = ("model_config", "data", "optim", "trainer")
 
     def to_dict(self) -> dict:
-        return {"model": self.model, **{s: _plain(dataclasses.asdict(getattr(self, s))) for s in self.SECTIONS}}
+        return {"model": self.model, **{s: to_plain(dataclasses.asdict(getattr(self, s))) for s in self.SECTIONS}}
 
     @classmethod
     def from_dict(cls, raw: dict, model_config_class: type) -> FitConfig:
@@ -107,7 +107,7 @@ class FitConfig:
             "optim": OptimConfig,
             "trainer": TrainerConfig,
         }
-        built = {name: _from_plain(kind, raw.get(name, {})) for name, kind in sections.items()}
+        built = {name: from_plain(kind, raw.get(name, {})) for name, kind in sections.items()}
         return cls(model=raw["model"], **built)
 
 
@@ -192,16 +192,16 @@ def _convert(value: Any, kind: Any, key: str, origin: str) -> Any:
     return value
 
 
-def _plain(value: Any) -> Any:
+def to_plain(value: Any) -> Any:
     if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
+        return {k: to_plain(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
-        return [_plain(v) for v in value]
+        return [to_plain(v) for v in value]
     if isinstance(value, Path):
         return str(value)
     return value
 
 
-def _from_plain(kind: type, raw: dict) -> Any:
+def from_plain(kind: type, raw: dict) -> Any:
     hints = typing.get_type_hints(kind)
     return kind(**{k: _convert(v, hints[k], k, kind.__name__) for k, v in raw.items() if k in hints})

@@ -1,0 +1,166 @@
+"""The report as text: the comparison table in Markdown, and one self-contained HTML page with the figures.
+
+Rows are ordered by validation accuracy: that is the split models are chosen on, so the order a
+reader sees is the order a careful practitioner would pick in. Test figures are reported, not
+used to rank.
+"""
+
+from __future__ import annotations
+
+import html
+from dataclasses import dataclass
+from pathlib import Path
+
+from genre.data.info import SYNTHETIC_WARNING, describe
+from genre.report.references import Reference
+from genre.report.runs import RunRecord
+
+COLUMNS = (
+    "model",
+    "features",
+    "backend",
+    "val accuracy",
+    "test accuracy",
+    "test macro-F1",
+    "train time",
+    "inference / clip",
+)
+
+
+@dataclass(frozen=True)
+class Figures:
+    """Paths relative to the report folder."""
+
+    per_genre_f1: str
+    accuracy_cost: str
+    confusion: dict[str, str]  # run label -> file
+    curves: dict[str, str]
+
+
+def table_rows(records: list[RunRecord]) -> list[list[str]]:
+    return [
+        [
+            r.label,
+            r.features,
+            r.backend,
+            _percent(r.metrics["val"]["accuracy"]),
+            _percent(r.metrics["test"]["accuracy"]),
+            f"{r.metrics['test']['macro_f1']:.3f}",
+            _seconds(r.metrics["train_seconds"]),
+            f"{1000 * r.metrics['inference_seconds_per_clip']:.2f} ms",
+        ]
+        for r in records
+    ]
+
+
+def reference_rows(references: tuple[Reference, ...]) -> list[list[str]]:
+    """Published figures as table rows: only test accuracy is known; the rest is left blank, not guessed."""
+    return [
+        [f"published: {r.model}", r.features, "-", "-", _percent(r.test_accuracy), "-", "-", "-"] for r in references
+    ]
+
+
+def markdown(records: list[RunRecord], references: tuple[Reference, ...]) -> str:
+    lines = []
+    if any(r.manifest.synthetic for r in records):
+        lines += [f"> **{SYNTHETIC_WARNING}**", ""]
+    lines += ["| " + " | ".join(COLUMNS) + " |", "| " + " | ".join(["---"] * 3 + ["---:"] * 5) + " |"]
+    lines += ["| " + " | ".join(row) + " |" for row in table_rows(records) + reference_rows(references)]
+    if references:
+        lines += ["", "Rows marked *published* are documented figures on FMA small, quoted, not run here:"]
+        lines += [f"- {r.model} on {r.features}: {_percent(r.test_accuracy)}, {r.source}" for r in references]
+    for users, summary in data_sets(records):
+        lines += ["", f"Data used by {users}:", "", "```", summary, "```"]
+    return "\n".join(lines) + "\n"
+
+
+def html_page(records: list[RunRecord], references: tuple[Reference, ...], figures: Figures, title: str) -> str:
+    e = html.escape
+    parts = [
+        "<!DOCTYPE html>",
+        '<html lang="en"><head><meta charset="utf-8">',
+        '<meta name="viewport" content="width=device-width, initial-scale=1">',
+        f"<title>{e(title)}</title>",
+        f"<style>{_CSS}</style></head><body>",
+        f"<h1>{e(title)}</h1>",
+    ]
+    if any(r.manifest.synthetic for r in records):
+        parts.append(f'<p class="warning" id="synthetic-warning">{e(SYNTHETIC_WARNING)}</p>')
+    parts.append("<h2>Comparison</h2>")
+    parts.append(
+        "<p>Ordered by validation accuracy, the split models are chosen on; the test split is scored once.</p>"
+    )
+    parts.append(_html_table(COLUMNS, table_rows(records), "results", reference_rows(references)))
+    if references:
+        parts.append("<p>Rows marked <em>published</em> are documented figures on FMA small, quoted, not run here:</p>")
+        parts.append(
+            "<ul>" + "".join(f"<li>{e(f'{r.model} on {r.features}: {r.source}')}</li>" for r in references) + "</ul>"
+        )
+    parts.append("<h2>Per genre and per cost</h2>")
+    parts.append(_figure(figures.per_genre_f1, "F1 per genre and model, test split"))
+    parts.append(_figure(figures.accuracy_cost, "Test accuracy against training time"))
+    parts.append("<h2>Confusion matrices (test split)</h2>")
+    parts.append('<div class="grid">')
+    parts += [_figure(path, f"confusion matrix of {label}") for label, path in figures.confusion.items()]
+    parts.append("</div>")
+    if figures.curves:
+        parts.append("<h2>Training curves</h2>")
+        parts += [_figure(path, f"training curves of {label}") for label, path in figures.curves.items()]
+    parts.append("<h2>Data</h2>")
+    for users, summary in data_sets(records):
+        parts.append(f"<p>Used by: {e(users)}</p>")
+        parts.append(f"<pre>{e(summary)}</pre>")
+    parts.append("</body></html>")
+    return "\n".join(parts) + "\n"
+
+
+def data_sets(records: list[RunRecord]) -> list[tuple[str, str]]:
+    """Each distinct prepared data set once: the runs that used it, and `genre info`'s description of it."""
+    groups: dict[str, list[RunRecord]] = {}
+    for r in records:
+        groups.setdefault(r.data_identity, []).append(r)
+    return [(", ".join(r.label for r in group), describe(group[0].manifest)) for group in groups.values()]
+
+
+def _html_table(columns, rows, css_id: str, reference_rows=()) -> str:
+    e = html.escape
+
+    def row_html(row, css_class=""):
+        cells = "".join(f"<td>{e(cell)}</td>" for cell in row)
+        return f'<tr class="{css_class}">{cells}</tr>' if css_class else f"<tr>{cells}</tr>"
+
+    head = "".join(f"<th>{e(c)}</th>" for c in columns)
+    body = "".join(row_html(r) for r in rows) + "".join(row_html(r, "reference") for r in reference_rows)
+    return f'<table id="{css_id}"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
+
+
+def _figure(path: str, caption: str) -> str:
+    e = html.escape
+    src = e(Path(path).as_posix())
+    return f'<figure><img src="{src}" alt="{e(caption)}"><figcaption>{e(caption)}</figcaption></figure>'
+
+
+def _percent(x: float) -> str:
+    return f"{100 * x:.1f}%"
+
+
+def _seconds(s: float) -> str:
+    if s < 1:
+        return f"{1000 * s:.0f} ms"
+    return f"{s:.1f} s" if s < 120 else f"{s / 60:.1f} min"
+
+
+_CSS = """
+body { font-family: system-ui, sans-serif; margin: 2rem auto; max-width: 1200px; color: #222; padding: 0 1rem; }
+table { border-collapse: collapse; margin: 1rem 0; }
+th, td { border: 1px solid #bbb; padding: 0.3rem 0.7rem; }
+th { background: #eef; }
+tr.reference td { font-style: italic; color: #555; background: #fafafa; }
+td:nth-child(n+4) { text-align: right; font-variant-numeric: tabular-nums; }
+.warning { background: #fde8e8; border: 2px solid #c00; padding: 0.8rem; font-weight: bold; }
+figure { display: inline-block; margin: 0.5rem; }
+figure img { max-width: 100%; }
+.grid { display: flex; flex-wrap: wrap; }
+.grid figure { width: 48%; }
+pre { background: #f6f6f6; padding: 0.8rem; overflow-x: auto; }
+"""
