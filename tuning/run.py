@@ -17,6 +17,7 @@ from pathlib import Path
 
 import optuna
 
+from genre.train import run_dir as rd
 from tuning.config import TuneConfig
 from tuning.export import BEST_CONFIG, FIGURES, write_best_config, write_figures
 from tuning.objective import trial_dir
@@ -83,7 +84,15 @@ def _export(config: TuneConfig, target: Target, study: optuna.Study, result: Stu
     refit_dir, refit_metrics = None, None
     if config.refit and result.done:
         refit_dir = config.directory / REFIT
-        refit_metrics = refit(target, best_settings, refit_dir)
+        tuning = {
+            "study": config.study_name,
+            "storage": result.storage,
+            "best_trial": best.number,
+            "best_value": best.value,
+            "metric": config.metric,
+            "trials": result.counts["complete"] + result.counts["pruned"],
+        }
+        refit_metrics = refit(target, best_settings, refit_dir, tuning)
     run_dir = best.user_attrs.get("run_dir")
     return StudyResult(
         **{
@@ -100,17 +109,22 @@ def _export(config: TuneConfig, target: Target, study: optuna.Study, result: Stu
     )
 
 
-def refit(target: Target, settings, run_dir: Path) -> dict:
+def refit(target: Target, settings, run_dir: Path, tuning: dict) -> dict:
     """Re-trains `settings` in `run_dir` and evaluates it on validation and test; a finished refit of
-    the same settings is reused, an unfinished or different one is replaced."""
+    the same settings is reused, an unfinished or different one is replaced. Its metrics.json gets a
+    "tuning" entry (the study, the best trial and its value), which marks the run as tuned in reports."""
     run_dir = Path(run_dir)
     metrics_file, config_file = run_dir / "metrics.json", run_dir / "config.json"
     wanted = json.loads(json.dumps(settings.to_dict()))
     if metrics_file.is_file() and config_file.is_file() and json.loads(config_file.read_text()) == wanted:
-        return json.loads(metrics_file.read_text())
-    if run_dir.exists():
-        shutil.rmtree(run_dir)
-    return target.run(settings, run_dir, evaluate_test=True)
+        metrics = json.loads(metrics_file.read_text())  # the same settings trained already
+    else:
+        if run_dir.exists():
+            shutil.rmtree(run_dir)
+        metrics = target.run(settings, run_dir, evaluate_test=True)
+    metrics = {**metrics, "tuning": tuning}
+    rd.write_json(metrics_file, metrics)
+    return metrics
 
 
 def _redacted(url: str) -> str:

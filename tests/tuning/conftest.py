@@ -51,6 +51,34 @@ def net_study(prepared, tmp_path):
     return make
 
 
+# Baselines on the tiny set (about 20 training clips): neighbours and PCA sized for it.
+# hgb's trials last about a second: long enough to be caught running and killed.
+TINY_BASELINE = {"knn": {"pca_components": "0"}, "hgb": {"pca_components": "0", "max_iter": "30"}}
+TINY_BASELINE_SPACE = {"knn": "[search_space]\nn_neighbors = {low = 1, high = 5}\n", "hgb": ""}
+
+
+@pytest.fixture
+def baseline_study(prepared, tmp_path):
+    """A baseline study in tmp_path/study: `baseline_study("knn", trials=4, ...)`; trials take a second or less."""
+
+    def make(model: str = "knn", **fields) -> TuneConfig:
+        space = tmp_path / f"{model}-space.toml"
+        space.write_text(TINY_BASELINE_SPACE[model])
+        defaults = {
+            "model": model,
+            "data": prepared,
+            "trials": 4,
+            "study_dir": tmp_path / "study",
+            "config": space,
+            "overrides": TINY_BASELINE[model],
+            "figures": False,
+            "heartbeat_interval": 1,
+        }
+        return TuneConfig(**{**defaults, **fields})
+
+    return make
+
+
 def tune_arguments(config: TuneConfig) -> list[str]:
     """`genre tune` arguments for a study like `config` (for worker subprocesses)."""
     args = ["tune", "--model", config.model, "--trials", str(config.trials), "--run-dir", str(config.study_dir)]

@@ -1,4 +1,4 @@
-"""Net trials: they never read the test split, they report every epoch, and the pruner stops them."""
+"""Trials never read the test split; net trials report every epoch and the pruner stops them."""
 
 from __future__ import annotations
 
@@ -33,6 +33,19 @@ def test_net_trials_never_read_the_test_split(net_study, without_test_split):
         train_and_evaluate(resolve_target(config).base, config.study_dir / "full-run")
     result = run_study(config)
     assert result.counts["complete"] == config.trials and result.done
+    for number in range(config.trials):
+        metrics = json.loads((trial_dir(config.study_dir, number) / "metrics.json").read_text())
+        assert "val" in metrics and "test" not in metrics
+
+
+def test_baseline_trials_never_read_the_test_split(baseline_study, without_test_split):
+    from genre.baselines.fit import fit_baseline
+
+    config = baseline_study("knn", data=without_test_split, trials=2)
+    with pytest.raises(Exception, match=r"missing|not found|No such file"):
+        fit_baseline(resolve_target(config).base, config.study_dir / "full-run")
+    result = run_study(config)
+    assert result.counts["complete"] == config.trials
     for number in range(config.trials):
         metrics = json.loads((trial_dir(config.study_dir, number) / "metrics.json").read_text())
         assert "val" in metrics and "test" not in metrics

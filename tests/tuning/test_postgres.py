@@ -42,8 +42,8 @@ def assert_complete_without_loss(config, study: optuna.Study) -> None:
     assert all((config.study_dir / r / "metrics.json").is_file() for r in run_dirs)
 
 
-def test_two_workers_share_one_study(net_study, postgres_url):
-    config = net_study(trials=6, storage=postgres_url, pruner="none")
+def test_two_workers_share_one_study(baseline_study, postgres_url):
+    config = baseline_study("knn", trials=8, storage=postgres_url)
     workers = [start_worker(config) for _ in range(2)]
     for worker in workers:
         finish(worker)
@@ -54,8 +54,8 @@ def test_two_workers_share_one_study(net_study, postgres_url):
     assert pids == {w.pid for w in workers}  # both workers ran trials of the one study
 
 
-def test_a_worker_killed_mid_trial_loses_no_trial(net_study, postgres_url):
-    config = net_study(trials=5, storage=postgres_url, pruner="none", overrides={"max_epochs": "3"})
+def test_a_worker_killed_mid_trial_loses_no_trial(baseline_study, postgres_url):
+    config = baseline_study("hgb", trials=4, storage=postgres_url)
     victim, survivor = start_worker(config), start_worker(config)
     try:
         killed = running_trial(config, worker=victim.pid)

@@ -1,4 +1,4 @@
-"""A net study end to end: best config, figures, refit; and an interrupted SQLite study resumed."""
+"""A study end to end: best config, figures, refit (a net); an interrupted SQLite study resumed (a baseline)."""
 
 from __future__ import annotations
 
@@ -76,8 +76,8 @@ def closing_storage(config):
         storage.engine.dispose()
 
 
-def test_a_study_killed_mid_trial_resumes_with_the_same_command(net_study):
-    config = net_study(trials=3, overrides={"max_epochs": "3"}, pruner="none")
+def test_a_study_killed_mid_trial_resumes_with_the_same_command(baseline_study):
+    config = baseline_study("hgb", trials=3)
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
     worker = subprocess.Popen(
         [sys.executable, "-m", "genre", *tune_arguments(config)],
