@@ -108,3 +108,28 @@ def retried_from(study, number: int) -> list:
         out = [t for t in study.get_trials(states=DONE) if retry.retried_trial_number(t) == number]
     assert all(t.params == killed.params for t in out)
     return out
+
+
+def test_genre_tune_then_genre_baseline_with_the_best_config(baseline_study, tmp_path, capsys):
+    from tests.tuning.conftest import tune_arguments
+
+    config = baseline_study("knn", trials=3)
+    assert main([*tune_arguments(config), "--refit"]) == 0
+    out = capsys.readouterr().out
+    assert "3 complete" in out and "best config" in out and "refit" in out
+    recorded = json.loads((config.study_dir / "study.json").read_text())
+    run = tmp_path / "knn-best"
+    assert main(["baseline", "--model", "knn", "--config", recorded["best_config"], "--run-dir", str(run)]) == 0
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert metrics["val"]["accuracy"] == recorded["best_value"]
+    assert (
+        json.loads((config.study_dir / "refit" / "metrics.json").read_text())["tuning"]["best_trial"]
+        == (recorded["best_trial"])
+    )
+
+
+def test_several_worker_processes_share_the_embedded_study(baseline_study):
+    config = baseline_study("knn", trials=6, n_jobs=2)
+    result = run_study(config)
+    assert result.done and result.counts["complete"] == config.trials
+    assert result.counts["running"] == result.counts["waiting"] == result.counts["failed"] == 0
