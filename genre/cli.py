@@ -122,6 +122,8 @@ def build_parser() -> argparse.ArgumentParser:
     tune.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override one setting")
     tune.add_argument("--refit", action="store_true", help="re-train the best config, evaluate it on test")
     tune.add_argument("--no-figures", action="store_true", help="write no study figures")
+    tune.add_argument("--prune-startup-trials", type=int, default=5, help="median pruner: finished trials first")
+    tune.add_argument("--prune-warmup-epochs", type=int, default=1, help="median pruner: epochs before pruning")
     tune.add_argument("--heartbeat", type=int, default=30, help="seconds between a trial's heartbeats")
     tune.add_argument("--seed", type=int, default=0, help="the sampler's seed")
     tune.set_defaults(handler=_run_tune)
@@ -354,6 +356,8 @@ def _run_tune(args) -> int:
         refit=args.refit,
         figures=not args.no_figures,
         heartbeat_interval=args.heartbeat,
+        prune_startup_trials=args.prune_startup_trials,
+        prune_warmup_epochs=args.prune_warmup_epochs,
         seed=args.seed,
     )
     result = run_study(config)

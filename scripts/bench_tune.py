@@ -8,7 +8,8 @@ two workers (two processes, one study). Trials per hour = finished trials / wall
 On a machine with fewer cores than workers x the backend's threads, two workers share the cores.
 
     python scripts/bench_tune.py --postgres postgresql://USER@HOST:PORT/DB [--model conv1d] [--trials 8]
-                                 [--max-epochs 4] [--clips-per-genre 16] [--work /tmp/genre-bench]
+                                 [--max-epochs 4] [--clips-per-genre 16] [--prune-startup-trials 2]
+                                 [--set key=value ...] [--work /tmp/genre-bench]
 
 Without --postgres the PostgreSQL rows are left out, saying so. Each PostgreSQL study gets its own
 database (created and dropped here), so the server URL needs the right to create databases.
@@ -32,7 +33,9 @@ from _bench_data import synthetic_prepared
 def run_study(args, data: Path, study_dir: Path, *, pruner: str, workers: int, storage: str | None) -> dict:
     command = [sys.executable, "-m", "genre", "tune", "--model", args.model, "--data", str(data)]
     command += ["--trials", str(args.trials), "--run-dir", str(study_dir), "--pruner", pruner, "--no-figures"]
-    command += ["--set", f"max_epochs={args.max_epochs}", "--set", "progress=false", "--set", "tensorboard=false"]
+    command += ["--prune-startup-trials", str(args.prune_startup_trials)]
+    settings = [f"max_epochs={args.max_epochs}", "progress=false", "tensorboard=false", *args.set]
+    command += [a for setting in settings for a in ("--set", setting)]
     if storage:
         command += ["--storage", storage]
     started = time.perf_counter()
@@ -85,6 +88,8 @@ def main() -> None:
     parser.add_argument("--trials", type=int, default=8)
     parser.add_argument("--max-epochs", type=int, default=4)
     parser.add_argument("--clips-per-genre", type=int, default=16)
+    parser.add_argument("--prune-startup-trials", type=int, default=2, help="the median pruner's")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="a fixed setting")
     parser.add_argument("--postgres", help="a PostgreSQL server URL that may create databases")
     parser.add_argument("--work", type=Path, default=Path("/tmp/genre-bench"))
     args = parser.parse_args()
@@ -100,7 +105,7 @@ def main() -> None:
         print("no --postgres: the PostgreSQL rows are left out")
     backend = os.environ.get("KERAS_BACKEND", "(keras default)")
     print(
-        f"{args.model}, {args.trials} trials of at most {args.max_epochs} epochs, "
+        f"{args.model}, {args.trials} trials of at most {args.max_epochs} epochs, fixed {args.set or 'nothing'}, "
         f"{args.clips_per_genre * 8} generated clips, KERAS_BACKEND={backend}, {os.cpu_count()} cores\n"
     )
     print("| study | finished | pruned | epochs/trial | wall s | trials/hour | best val acc |")
