@@ -15,8 +15,12 @@ import shutil
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from genre.baselines import BASELINES
+
+if TYPE_CHECKING:
+    from genre.report import Report
 
 NETS = ("conv1d", "melcnn", "mobilenet")
 
@@ -32,14 +36,23 @@ class StudyConfig:
     seed: int = 0
     progress: bool = True
 
+    def __post_init__(self) -> None:
+        from genre.baselines import get_baseline
+        from genre.models import get_model
+
+        for name in self.baselines:
+            get_baseline(name)
+        for name in self.nets:
+            get_model(name)
+
 
 @dataclass(frozen=True)
 class StudyResult:
     runs: list[Path]
-    report: object  # genre.report.Report
+    report: Report
 
 
-def run_study(config: StudyConfig, log: Callable[[str], None] = print):
+def run_study(config: StudyConfig, log: Callable[[str], None] = print) -> StudyResult:
     from genre.baselines.fit import default_baseline_config, fit_baseline
     from genre.data.manifest import read_manifest
     from genre.report import build_report

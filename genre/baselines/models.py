@@ -81,7 +81,7 @@ class SVMConfig:
 @dataclass(frozen=True)
 class HGBConfig:
     learning_rate: float = 0.1
-    max_iter: int = 300
+    max_iter: int = 100  # boosting rounds; more overfit a few hundred training clips
     max_leaf_nodes: int = 31
     l2_regularization: float = 0.0
     pca_components: int = 0

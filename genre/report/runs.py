@@ -24,6 +24,7 @@ class RunRecord:
     metrics: dict
     manifest: Manifest
     tuned: bool = False
+    from_scratch: bool = False  # a net whose pretrainable part started from random weights
     curves: dict[str, list[float]] = field(default_factory=dict)  # metrics.csv columns, one value per epoch
     label: str = ""  # unique among the report's runs; set by `label_runs`
 
@@ -74,6 +75,7 @@ def read_run(path: Path) -> RunRecord:
         metrics=metrics,
         manifest=manifest,
         tuned=bool(metrics.get("tuning")),
+        from_scratch=config.get("model_config", {}).get("weights") == "none",
         curves=_read_curves(path / "logs" / "metrics.csv"),
     )
 
@@ -84,7 +86,7 @@ def label_runs(records: list[RunRecord]) -> list[RunRecord]:
 
     def base(r: RunRecord) -> str:
         name = r.model + (f" [{r.features}]" if r.kind == "baseline" and r.features != "handcrafted" else "")
-        return name + (" (tuned)" if r.tuned else "")
+        return name + (" (from scratch)" if r.from_scratch else "") + (" (tuned)" if r.tuned else "")
 
     labels = [base(r) for r in records]
     for extra in (lambda r: r.backend, lambda r: r.path.name):

@@ -126,6 +126,8 @@ def predict_paths(run: Path, paths: list[Path], top: int = 3) -> list[dict]:
 
     run = Path(run)
     config = rd.read_json(run / rd.CONFIG)
+    if config.get("kind") == "baseline":
+        raise rd.RunError(f"{run}: a baseline run; predict takes a net's run (genre test scores a baseline)")
     spec = get_model(config["model"])
     manifest = read_manifest(run / rd.MANIFEST)
     model = load_model(best_checkpoint(run))

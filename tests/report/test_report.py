@@ -1,0 +1,104 @@
+"""`genre report` from run directories alone: table, figures, data summary, warnings and references."""
+
+from __future__ import annotations
+
+import html
+import json
+import shutil
+
+import numpy as np
+import pytest
+from matplotlib.image import imread
+
+from genre.cli import main
+from genre.data.info import SYNTHETIC_WARNING
+from genre.report import build_report
+from genre.report.references import FMA_SMALL_REFERENCES
+from genre.train import run_dir as rd
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+def test_report_over_runs_from_both_backends(report_runs, tmp_path):
+    report = build_report([report_runs], tmp_path / "report")
+    labels = [r.label for r in report.records]
+    assert sorted(labels) == ["conv1d, jax", "conv1d, tensorflow", "logreg", "nb"]
+    val = [r.metrics["val"]["accuracy"] for r in report.records]
+    assert val == sorted(val, reverse=True)  # ranked on validation, the split models are chosen on
+    table = [line for line in report.markdown.splitlines() if line.startswith("| ")]
+    assert len(table) == 2 + 4
+    for record in report.records:
+        row = next(line for line in table if line.startswith(f"| {record.label} |"))
+        assert f"{100 * record.metrics['test']['accuracy']:.1f}%" in row
+        assert record.backend in row
+    assert (tmp_path / "report" / "report.md").read_text() == report.markdown
+
+
+def test_figures_are_valid_pngs(report_runs, tmp_path):
+    report = build_report([report_runs], tmp_path / "report")
+    names = sorted(p.name for p in report.figures)
+    assert "per-genre-f1.png" in names and "accuracy-vs-training-time.png" in names
+    assert sum(n.startswith("confusion-") for n in names) == 4
+    assert sorted(n for n in names if n.startswith("curves-")) == [
+        "curves-conv1d-jax.png",
+        "curves-conv1d-tensorflow.png",
+    ]
+    for path in report.figures:
+        assert path.read_bytes()[:8] == PNG_SIGNATURE, path
+        pixels = imread(path)
+        assert pixels.shape[0] > 200 and pixels.shape[1] > 200, path
+        assert np.ptp(pixels[..., :3]) > 0.5, f"{path} is blank"  # something was drawn on it
+
+
+def test_html_page_references_every_figure(report_runs, tmp_path):
+    report = build_report([report_runs], tmp_path / "report")
+    page = report.html.read_text()
+    for path in report.figures:
+        assert f'src="{path.relative_to(report.out).as_posix()}"' in page
+    assert 'id="results"' in page
+
+
+def test_generated_data_is_flagged_and_gets_no_published_references(report_runs, tmp_path):
+    report = build_report([report_runs], tmp_path / "report")
+    assert SYNTHETIC_WARNING in report.markdown
+    assert SYNTHETIC_WARNING in report.html.read_text()
+    assert "published" not in report.markdown
+
+
+def test_real_fma_small_shows_the_published_references(report_runs, tmp_path):
+    runs = tmp_path / "runs"
+    shutil.copytree(report_runs, runs)
+    for manifest_path in runs.glob(f"*/{rd.MANIFEST}"):
+        manifest = json.loads(manifest_path.read_text())
+        manifest["synthetic"] = False
+        manifest["source"] = {"kind": "fma", "root": "/data/fma", "subset": "small", "split": "official"}
+        manifest_path.write_text(json.dumps(manifest))
+    report = build_report([runs], tmp_path / "report")
+    assert SYNTHETIC_WARNING not in report.markdown
+    for reference in FMA_SMALL_REFERENCES:
+        assert f"published: {reference.model}" in report.markdown
+        assert f"{100 * reference.test_accuracy:.1f}%" in report.markdown
+        assert html.escape(reference.source) in report.html.read_text()
+
+
+def test_cli_report_prints_the_table(report_runs, tmp_path, capsys):
+    out = tmp_path / "report"
+    assert main(["report", str(report_runs / "logreg"), str(report_runs / "nb"), "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "| logreg | handcrafted | scikit-learn |" in printed and (out / "index.html").is_file()
+
+
+def test_bad_inputs_name_the_problem(report_runs, tmp_path, capsys):
+    assert main(["report", str(tmp_path / "nowhere"), "--out", str(tmp_path / "r")]) == 2
+    assert "nowhere: no such run directory" in capsys.readouterr().err
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert main(["report", str(empty), "--out", str(tmp_path / "r")]) == 2
+    assert "holds no finished run" in capsys.readouterr().err
+    trial = tmp_path / "trial"
+    shutil.copytree(report_runs / "nb", trial)
+    metrics = json.loads((trial / rd.METRICS).read_text())
+    del metrics["test"]
+    (trial / rd.METRICS).write_text(json.dumps(metrics))
+    with pytest.raises(ValueError, match="has no test metrics"):
+        build_report([trial], tmp_path / "r")

@@ -1,0 +1,59 @@
+"""The whole study in one command: `genre demo --quick` end to end, and `genre.study`'s resume and checks."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from genre.baselines import BASELINES
+from genre.cli import main
+from genre.study import NETS, StudyConfig, run_study
+from tests.train.conftest import TINY
+
+
+def test_demo_quick_runs_the_whole_study(tmp_path, capsys):
+    out = tmp_path / "demo"
+    assert main(["demo", "--quick", "--out", str(out), "--quiet"]) == 0
+    printed = capsys.readouterr().out
+    assert "GENERATED DATA" in printed
+    for name in (*BASELINES, *NETS):
+        metrics = json.loads((out / "runs" / name / "metrics.json").read_text())
+        assert metrics["model"] == name and 0 <= metrics["test"]["accuracy"] <= 1
+        assert f"| {name} |" in printed
+    assert (out / "report" / "index.html").is_file() and (out / "report" / "figures" / "per-genre-f1.png").is_file()
+    # Again: every step finds its work done; nothing is retrained.
+    stamps = {p: p.stat().st_mtime_ns for p in (out / "runs").glob("*/metrics.json")}
+    assert main(["demo", "--quick", "--out", str(out), "--quiet"]) == 0
+    assert {p: p.stat().st_mtime_ns for p in stamps} == stamps
+
+
+def test_study_resumes_an_interrupted_net(prepared, tmp_path):
+    tiny = {"*": {**TINY, "max_epochs": "2"}}
+    config = StudyConfig(data=prepared, out=tmp_path, baselines=("nb",), nets=("conv1d",), net_settings=tiny)
+    first = run_study(config, log=lambda line: None)
+    assert [r.label for r in first.report.records] in (["nb", "conv1d"], ["conv1d", "nb"])
+    # As if killed after its last epoch, before scoring: the rerun resumes the net, keeps the baseline.
+    (tmp_path / "runs" / "conv1d" / "metrics.json").unlink()
+    baseline_stamp = (tmp_path / "runs" / "nb" / "metrics.json").stat().st_mtime_ns
+    lines = []
+    run_study(config, log=lines.append)
+    assert any("conv1d: resuming" in line for line in lines)
+    assert (tmp_path / "runs" / "nb" / "metrics.json").stat().st_mtime_ns == baseline_stamp
+    assert (tmp_path / "runs" / "conv1d" / "metrics.json").is_file()
+
+
+def test_study_checks_weight_files_before_preparing_anything(synth_root, tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras-home"))  # no ImageNet file there
+    out = tmp_path / "study"
+    assert main(["study", "--fma", str(synth_root), "--out", str(out), "--quiet"]) == 2
+    assert "ImageNet weights" in capsys.readouterr().err
+    assert not (out / "data").exists()
+
+
+@pytest.mark.parametrize("option", ["--nets=conv1d,resnet", "--baselines=svm,forest"])
+def test_study_rejects_unknown_models(synth_root, tmp_path, capsys, option):
+    out = tmp_path / "study"
+    assert main(["study", "--fma", str(synth_root), "--out", str(out), option, "--weights", "none"]) == 2
+    assert "unknown" in capsys.readouterr().err
+    assert not out.exists()
