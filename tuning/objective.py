@@ -86,10 +86,11 @@ class Objective:
             trial.set_user_attr("surplus", True)
             raise SurplusTrial(f"trial {trial.number}: the study already has {ahead} trials")
         run = trial_dir(self.config.directory, trial.number)
-        # Which worker runs it and where its run directory is (a retried trial inherits the old values).
+        params = {name: suggest(trial, name, param) for name, param in self.target.space.items()}
+        # Which worker trains it and where (a retried trial inherits the old values): set once every
+        # parameter is, so a trial with a run directory has all its parameters.
         trial.set_user_attr("worker", f"{socket.gethostname()}:{os.getpid()}")
         trial.set_user_attr("run_dir", str(run.relative_to(self.config.directory)))
-        params = {name: suggest(trial, name, param) for name, param in self.target.space.items()}
         settings = self.target.config_for(params, origin=f"trial {trial.number}")
         pruning = PruningCallback(trial, PRUNING_MONITOR) if self.target.is_net else None
         metrics = self.target.run(settings, run, callbacks=[pruning] if pruning else [], evaluate_test=False)

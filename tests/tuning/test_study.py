@@ -18,7 +18,7 @@ from genre.cli import main
 from genre.train.config import read_toml
 from tests.tuning.conftest import tune_arguments
 from tuning import run_study
-from tuning.study import DONE, open_study
+from tuning.study import DONE, open_study, storage
 from tuning.target import resolve_target
 
 
@@ -56,9 +56,9 @@ def running_trial(config, worker: int | None = None, timeout: float = 180.0):
         time.sleep(0.1)
         if not config.shared_storage and not (config.directory / "study.db").is_file():
             continue
-        with closing_storage(config) as storage:
+        with closing_storage(config) as rdb:
             try:
-                study = optuna.load_study(study_name=config.study_name, storage=storage)
+                study = optuna.load_study(study_name=config.study_name, storage=rdb)
             except KeyError:  # the study is not created yet
                 continue
             for trial in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,)):
@@ -69,11 +69,11 @@ def running_trial(config, worker: int | None = None, timeout: float = 180.0):
 
 @contextlib.contextmanager
 def closing_storage(config):
-    storage = optuna.storages.RDBStorage(config.storage_url)
+    rdb = storage(config)  # retries while a worker is still creating the tables
     try:
-        yield storage
+        yield rdb
     finally:
-        storage.engine.dispose()
+        rdb.engine.dispose()
 
 
 def test_a_study_killed_mid_trial_resumes_with_the_same_command(baseline_study):
@@ -102,11 +102,11 @@ def test_a_study_killed_mid_trial_resumes_with_the_same_command(baseline_study):
 def retried_from(study, number: int) -> list:
     """The finished trials that re-ran trial `number` (with its parameters)."""
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)  # retried_trial_number is
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)  # experimental API
         retry = optuna.storages.RetryHeartbeatStaleTrialCallback
         killed = study.trials[number]
         out = [t for t in study.get_trials(states=DONE) if retry.retried_trial_number(t) == number]
-    assert all(t.params == killed.params for t in out)
+    assert all(t.params == killed.params for t in out), (killed.params, [(t.number, t.params) for t in out])
     return out
 
 
