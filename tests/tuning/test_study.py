@@ -133,3 +133,11 @@ def test_several_worker_processes_share_the_embedded_study(baseline_study):
     result = run_study(config)
     assert result.done and result.counts["complete"] == config.trials
     assert result.counts["running"] == result.counts["waiting"] == result.counts["failed"] == 0
+
+
+@pytest.mark.parametrize("sampler", ["tpe", "random", "cmaes"])
+def test_every_sampler_finishes_a_study_reproducibly(baseline_study, tmp_path, sampler):
+    first = run_study(baseline_study("knn", trials=3, sampler=sampler))
+    again = run_study(baseline_study("knn", trials=3, sampler=sampler, study_dir=tmp_path / "again"))
+    assert first.done and first.counts["complete"] == 3
+    assert (first.best_params, first.best_value) == (again.best_params, again.best_value)  # one worker, one seed
