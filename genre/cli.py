@@ -97,11 +97,14 @@ def build_parser() -> argparse.ArgumentParser:
     prep.set_defaults(handler=_run_prepare)
 
     fit = commands.add_parser("fit", help="train a model, then evaluate its best checkpoint on the test split")
-    fit.add_argument("--model", required=True, help="conv1d, mobilenet or melcnn")
+    fit.add_argument("--model", required=True, help="conv1d, mobilenet, melcnn or musicnn")
     fit.add_argument("--data", type=Path, help="a prepared data set (genre prepare)")
     fit.add_argument("--config", type=Path, help="a TOML file of settings (plain names, tables optional)")
     fit.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override one setting")
-    fit.add_argument("--weights", help="mobilenet: imagenet (Keras's cached file), none, or a weights file")
+    fit.add_argument(
+        "--weights",
+        help="mobilenet: imagenet (Keras's cached file), none, or a weights file; musicnn: pretrained or none",
+    )
     fit.add_argument("--run-dir", type=Path, help="where the run goes (default: runs/<model>-<time>)")
     fit.add_argument("--resume", action="store_true", help="continue the run in --run-dir where it stopped")
     fit.set_defaults(handler=_run_fit)
@@ -131,7 +134,10 @@ def build_parser() -> argparse.ArgumentParser:
     baseline = commands.add_parser("baseline", help="fit a classic model on per-clip features, evaluate it")
     baseline.add_argument("--model", required=True, help="logreg, knn, nb, svm or hgb")
     baseline.add_argument("--data", type=Path, help="a prepared data set (genre prepare)")
-    baseline.add_argument("--features", help="the per-clip vector to read (default: handcrafted)")
+    baseline.add_argument(
+        "--features",
+        help="the per-clip vector: handcrafted (default) or musicnn (pretrained embeddings; --set embedding_layer=...)",
+    )
     baseline.add_argument("--config", type=Path, help="a TOML file of settings (plain names, tables optional)")
     baseline.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override one setting")
     baseline.add_argument("--run-dir", type=Path, help="where the run goes (default: runs/<model>-<time>)")
@@ -153,6 +159,24 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("--top", type=int, default=3)
     predict.add_argument("--json", action="store_true", help="one JSON object per file")
     predict.set_defaults(handler=_run_predict)
+
+    weights = commands.add_parser("weights", help="pretrained weights in the local cache")
+    weights_commands = weights.add_subparsers(dest="weights_command", required=True)
+    fetch = weights_commands.add_parser(
+        "fetch", help="download the musicnn 0.1.0 wheel (or take --wheel) and convert its checkpoints"
+    )
+    fetch.add_argument("name", choices=("musicnn",))
+    fetch.add_argument("--wheel", type=Path, help="a local musicnn-0.1.0-py3-none-any.whl (offline machines)")
+    fetch.add_argument("--cache", type=Path, help="cache folder (default: $GENRE_CACHE, else ~/.cache/genre)")
+    fetch.set_defaults(handler=_run_weights_fetch)
+
+    tags = commands.add_parser("tags", help="musicnn's 50 tags of audio files, as the original tagger gives them")
+    tags.add_argument("files", type=Path, nargs="+")
+    tags.add_argument("--model", default="MSD_musicnn", help="MSD_musicnn (default), MTT_musicnn, MSD_vgg, MTT_vgg")
+    tags.add_argument("--top", type=int, default=3, help="tags printed per file (default: %(default)s; 50: all)")
+    tags.add_argument("--cache", type=Path, help="weights cache folder (default: $GENRE_CACHE, else ~/.cache/genre)")
+    tags.add_argument("--json", action="store_true", help="one JSON object per file, with every tag's probability")
+    tags.set_defaults(handler=_run_tags)
 
     info = commands.add_parser("info", help="describe a prepared data set")
     info.add_argument("data", type=Path)
@@ -411,6 +435,33 @@ def _run_predict(args) -> int:
         else:
             top = ", ".join(f"{g} {result['probabilities'][g]:.2f}" for g in result["top"])
             print(f"{result['path']}: {top}")
+    return 0 if all("error" not in r for r in results) else 1
+
+
+def _run_weights_fetch(args) -> int:
+    from genre.weights import fetch_musicnn, musicnn_dir
+
+    index = fetch_musicnn(args.cache, args.wheel)
+    folder = musicnn_dir(args.cache)
+    for variant, entry in index["variants"].items():
+        print(f"{variant}: {folder / entry['file']} ({entry['parameters']} parameters, sha256 {entry['sha256']})")
+    print(f"from {index['wheel']['file']} (sha256 {index['wheel']['sha256']}); index {folder / 'weights.json'}")
+    return 0
+
+
+def _run_tags(args) -> int:
+    from genre.models.musicnn import tag_files
+
+    results = tag_files(args.files, variant=args.model, cache_dir=args.cache, top=args.top)
+    for result in results:
+        if args.json:
+            print(json.dumps(result))
+        elif "error" in result:
+            print(f"{result['path']}: error: {result['error']}")
+        else:  # the original tagger's layout, with each tag's mean probability over the file's patches
+            print(f"[{result['path']}] Top{args.top} tags: ")
+            for tag in result["top"]:
+                print(f" - {tag} {result['probabilities'][tag]:.3f}")
     return 0 if all("error" not in r for r in results) else 1
 
 

@@ -23,6 +23,9 @@ from genre.synth.dataset import SynthConfig
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 FMA_SAMPLE = SHARED_DATA / "fma_sample"
 REAL_MP3 = FMA_SAMPLE / "fma_small" / "000" / "000002.mp3"
+MUSICNN_REFERENCE = SHARED_DATA / "musicnn_reference" / "000002_MSD_musicnn.npz"
+# The musicnn 0.1.0 wheel; `.ci/run` downloads it and tox passes this variable through.
+MUSICNN_WHEEL_ENV = "GENRE_MUSICNN_WHEEL"
 
 TINY_SYNTH = SynthConfig(
     tracks_per_genre=4, seed=7, seconds=3.0, sample_rate=22050, channels=1, workers=1, progress=False
@@ -67,6 +70,41 @@ def prepared(tmp_path_factory, synth_root) -> Path:
 
     out = tmp_path_factory.mktemp("prepared") / "data"
     prepare(load_fma_catalog(synth_root), out, tiny_prepare())
+    return out
+
+
+@pytest.fixture(scope="session")
+def musicnn_cache(tmp_path_factory) -> Path:
+    """A weights cache holding the converted musicnn weights: converted once per session from the wheel
+    named by $GENRE_MUSICNN_WHEEL, else the user's cache if it already holds them; else the test skips."""
+    from genre.weights import default_cache_dir, fetch_musicnn, musicnn_weights_path
+
+    wheel = os.environ.get(MUSICNN_WHEEL_ENV)
+    if wheel and Path(wheel).is_file():
+        cache = tmp_path_factory.mktemp("genre-cache")
+        fetch_musicnn(cache, wheel)
+        return cache
+    try:
+        musicnn_weights_path("MSD_musicnn", default_cache_dir())
+    except (FileNotFoundError, ValueError) as err:
+        pytest.skip(
+            f"musicnn weights unavailable: set {MUSICNN_WHEEL_ENV} to the musicnn 0.1.0 wheel, "
+            f"or run `genre weights fetch musicnn` ({err})"
+        )
+    return default_cache_dir()
+
+
+@pytest.fixture(scope="session")
+def musicnn_prepared(tmp_path_factory, synth_root) -> Path:
+    """The tiny generated set with musicnn patches and handcrafted vectors: 3 s clips hold 188 frames, so
+    patches one frame apart give two patches a clip (clip-level scoring has something to average)."""
+    from genre.data.features import MusicnnFeatureConfig
+    from genre.data.fma import load_fma_catalog
+    from genre.data.prepare import prepare
+
+    out = tmp_path_factory.mktemp("prepared-musicnn") / "data"
+    features = tiny_features(kinds=("musicnn", "handcrafted"), musicnn=MusicnnFeatureConfig(patch_hop=1))
+    prepare(load_fma_catalog(synth_root), out, tiny_prepare(features=features))
     return out
 
 

@@ -40,10 +40,15 @@ def read_baseline_config(run: Path) -> BaselineConfig:
     return BaselineConfig.from_dict(raw, get_baseline(raw["model"]).config_class)
 
 
-def load_features(data: Path, split: str, kind: str) -> tuple[np.ndarray, np.ndarray]:
-    """One vector per clip, and its label."""
+def load_features(data: Path, split: str, kind: str, layer: str = "max_pool") -> tuple[np.ndarray, np.ndarray]:
+    """One vector per clip, and its label. For "musicnn", the pretrained net's embeddings of `layer`
+    (computed once, then cached in the data folder; missing weights fail naming the fetch command)."""
     from genre.data import load_arrays
 
+    if kind == "musicnn":
+        from genre.models.musicnn import musicnn_embeddings
+
+        return musicnn_embeddings(data, split, layer)
     x, y, _ = load_arrays(data, split, kind)
     return x.reshape(len(x), -1), y
 
@@ -58,7 +63,7 @@ def fit_baseline(config: BaselineConfig, run: Path, *, evaluate_test: bool = Tru
         raise rd.RunError(f"{run} exists and is not empty; choose a new --run-dir")
     data = Path(config.run.data)
     manifest = read_manifest(data)
-    x_train, y_train = load_features(data, "train", config.run.features)
+    x_train, y_train = load_features(data, "train", config.run.features, config.run.embedding_layer)
     if len(x_train) == 0:
         raise ValueError(f"{data}: the train split holds no clips")
     pipeline = spec.build(config.model_config, config.run.seed)
@@ -88,7 +93,7 @@ def fit_baseline(config: BaselineConfig, run: Path, *, evaluate_test: bool = Tru
     splits = [("validation", "val")] + ([("test", "test")] if evaluate_test else [])
     total_seconds, total_clips = 0.0, 0
     for split, key in splits:
-        x, y = load_features(data, split, config.run.features)
+        x, y = load_features(data, split, config.run.features, config.run.embedding_layer)
         started = time.perf_counter()
         predicted = pipeline.predict(x)
         total_seconds += time.perf_counter() - started
@@ -123,7 +128,7 @@ def evaluate_baseline(run: Path, split: str = "test") -> dict:
     config = read_baseline_config(run)
     pipeline = load_baseline(run)
     data = Path(config.run.data)
-    x, y = load_features(data, split, config.run.features)
+    x, y = load_features(data, split, config.run.features, config.run.embedding_layer)
     started = time.perf_counter()
     predicted = pipeline.predict(x)
     seconds = time.perf_counter() - started

@@ -1,6 +1,6 @@
 """Features computed once per clip at preparation time, and how each is stored.
 
-Three kinds, all parameters in one `FeatureConfig` that the manifest records:
+Four kinds, all parameters in one `FeatureConfig` that the manifest records:
 
 - `raw`: `windows` windows of `window_length` samples, evenly spread over the clip (one window
   starts at sample 0, as in the study); stored as int16 PCM.
@@ -12,6 +12,16 @@ Three kinds, all parameters in one `FeatureConfig` that the manifest records:
   tonnetz, spectral contrast, centroid, bandwidth, rolloff, zero-crossing rate and RMS per frame,
   each summarised by mean, std, min, max, median, skew and kurtosis; plus the estimated tempo.
   Computed on the decoded audio only, never on padding. Stored as float32.
+- `musicnn`: the input of the pretrained musicnn taggers (`genre.models.musicnn`), exactly as the
+  original computes it: 16 kHz mono, librosa's Mel power spectrogram (n_fft 512, hop 256, 96 bands,
+  librosa's defaults otherwise), log10(10000·mel + 1) in float32 (never float16: numpy 2 overflows
+  there), cut into `patches` patches of 187 frames (3 s) every `patch_hop` frames. Taken from the
+  clip as decoded at the data set's rate, padding included (a fixed shape per data set), and resampled
+  to 16 kHz with soxr HQ when that rate differs. Prepared at `--sample-rate 16000` the path is the
+  original's (soundfile decode, channel mean, one soxr HQ resampling); from 22050 Hz there is a second
+  resampling, which moved log-Mel values by at most 3e-5 on the reference clip (the 16 kHz path
+  reproduces the original's patches exactly; tests/data/test_musicnn_features.py checks both).
+  Stored as float32, (patches, 187, 96).
 
 `compute_features` hands a dict kind -> array to the writer; `decode_*` turn stored arrays back
 into float32 model inputs.
@@ -20,13 +30,15 @@ into float32 model inputs.
 from __future__ import annotations
 
 import functools
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 
 import numpy as np
 
 from genre.data.audio import AudioConfig, Clip
 
-FEATURE_KINDS: tuple[str, ...] = ("raw", "mel", "handcrafted")
+FEATURE_KINDS: tuple[str, ...] = ("raw", "mel", "handcrafted", "musicnn")
+# What `prepare` computes unless told: musicnn patches are opt-in (720 KB a clip of 30 s).
+DEFAULT_KINDS: tuple[str, ...] = ("raw", "mel", "handcrafted")
 STATS: tuple[str, ...] = ("mean", "std", "min", "max", "median", "skew", "kurtosis")
 FRAME_FEATURES: tuple[tuple[str, int], ...] = (
     # (name, rows); mfcc rows come from the config
@@ -64,14 +76,36 @@ class HandcraftedConfig:
 
 
 @dataclass(frozen=True)
+class MusicnnFeatureConfig:
+    """The original musicnn input; only `patch_hop` (frames between patch starts) is a choice."""
+
+    sample_rate: int = 16000
+    n_fft: int = 512
+    hop_length: int = 256
+    n_mels: int = 96
+    patch_frames: int = 187
+    patch_hop: int = 187  # no overlap, as the original by default
+
+    def frames(self, samples: int) -> int:
+        """Frames of librosa's centred STFT of `samples` samples at 16 kHz."""
+        return 1 + samples // self.hop_length
+
+    def patches(self, duration: float) -> int:
+        """Patches of a clip of `duration` seconds (0 when shorter than one patch)."""
+        frames = self.frames(round(duration * self.sample_rate))
+        return max(0, (frames - self.patch_frames) // self.patch_hop + 1)
+
+
+@dataclass(frozen=True)
 class FeatureConfig:
-    kinds: tuple[str, ...] = FEATURE_KINDS
+    kinds: tuple[str, ...] = DEFAULT_KINDS
     audio: AudioConfig = field(default_factory=AudioConfig)
     n_fft: int = 2048  # one STFT serves mel and handcrafted
     hop_length: int = 512
     raw: RawConfig = field(default_factory=RawConfig)
     mel: MelConfig = field(default_factory=MelConfig)
     handcrafted: HandcraftedConfig = field(default_factory=HandcraftedConfig)
+    musicnn: MusicnnFeatureConfig = field(default_factory=MusicnnFeatureConfig)
 
     def __post_init__(self) -> None:
         unknown = [k for k in self.kinds if k not in FEATURE_KINDS]
@@ -86,6 +120,11 @@ class FeatureConfig:
                 f"raw window_length {self.raw.window_length} exceeds the clip length "
                 f"{self.audio.samples} samples ({self.audio.duration:g} s at {self.audio.sample_rate} Hz)"
             )
+        if "musicnn" in self.kinds and self.musicnn.patches(self.audio.duration) < 1:
+            raise ValueError(
+                f"musicnn patches need clips of at least 3 s ({self.musicnn.patch_frames} frames); "
+                f"duration is {self.audio.duration:g} s"
+            )
 
     def shape(self, kind: str) -> tuple[int, ...]:
         if kind == "raw":
@@ -94,6 +133,9 @@ class FeatureConfig:
             return (self.mel.n_mels, self.mel.frames)
         if kind == "handcrafted":
             return (len(handcrafted_names(self.handcrafted)),)
+        if kind == "musicnn":
+            m = self.musicnn
+            return (m.patches(self.audio.duration), m.patch_frames, m.n_mels)
         raise ValueError(f"unknown feature kind {kind!r}; valid kinds are {list(FEATURE_KINDS)}")
 
     def describe(self) -> dict:
@@ -116,6 +158,18 @@ class FeatureConfig:
                     "shape": list(self.shape(kind)),
                     "dtype": "uint8",
                     "encoding": "dB relative to the clip maximum: dB = value / 255 * top_db - top_db",
+                }
+            elif kind == "musicnn":
+                resampled = (
+                    ""
+                    if self.audio.sample_rate == self.musicnn.sample_rate
+                    else (f"; clip resampled from {self.audio.sample_rate} Hz with soxr HQ")
+                )
+                out[kind] = {
+                    **asdict(self.musicnn),
+                    "shape": list(self.shape(kind)),
+                    "dtype": "float32",
+                    "encoding": "log10(10000 * mel + 1) in float32, (patches, frames, bands)" + resampled,
                 }
             else:
                 out[kind] = {
@@ -140,6 +194,10 @@ def feature_config_from_manifest(manifest) -> FeatureConfig:
     if "handcrafted" in spec:
         kwargs["handcrafted"] = HandcraftedConfig(
             **{f: spec["handcrafted"][f] for f in ("n_mfcc", "n_mels", "rolloff_percent")}
+        )
+    if "musicnn" in spec:
+        kwargs["musicnn"] = MusicnnFeatureConfig(
+            **{f.name: spec["musicnn"][f.name] for f in fields(MusicnnFeatureConfig) if f.name in spec["musicnn"]}
         )
     return FeatureConfig(
         kinds=tuple(spec),
@@ -172,7 +230,55 @@ def compute_features(clip: Clip, config: FeatureConfig) -> dict[str, np.ndarray]
             # too), so padding never enters the statistics.
             valid_frames = 1 + clip.valid_samples // config.hop_length
             out["handcrafted"] = handcrafted_vector(clip.signal[: clip.valid_samples], power[:, :valid_frames], config)
+    if "musicnn" in config.kinds:
+        out["musicnn"] = musicnn_patches(clip.signal, config.audio.sample_rate, config.musicnn)
+        out["musicnn"] = _fit_patches(out["musicnn"], config.shape("musicnn")[0])
     return out
+
+
+def musicnn_log_mel(signal: np.ndarray, sample_rate: int, config: MusicnnFeatureConfig) -> np.ndarray:
+    """(frames, n_mels) float32 log10(10000·mel + 1) of a mono signal, resampled to 16 kHz if needed."""
+    import librosa
+    import soxr
+
+    signal = np.asarray(signal, dtype=np.float32)
+    if sample_rate != config.sample_rate:
+        signal = soxr.resample(signal, sample_rate, config.sample_rate, quality="HQ").astype(np.float32, copy=False)
+    mel = librosa.feature.melspectrogram(
+        y=signal, sr=config.sample_rate, n_fft=config.n_fft, hop_length=config.hop_length, n_mels=config.n_mels
+    ).T
+    # float32 throughout: the original's float16 cast makes 10000·mel overflow to inf under numpy 2.
+    return np.log10(np.float32(10000.0) * mel.astype(np.float32) + np.float32(1.0))
+
+
+def musicnn_patches(signal: np.ndarray, sample_rate: int, config: MusicnnFeatureConfig) -> np.ndarray:
+    """(patches, patch_frames, n_mels) float32: every whole patch, starts `patch_hop` frames apart."""
+    log_mel = musicnn_log_mel(signal, sample_rate, config)
+    starts = range(0, len(log_mel) - config.patch_frames + 1, config.patch_hop)
+    if not starts:
+        return np.zeros((0, config.patch_frames, config.n_mels), np.float32)
+    return np.stack([log_mel[s : s + config.patch_frames] for s in starts])
+
+
+def _fit_patches(patches: np.ndarray, n: int) -> np.ndarray:
+    """Exactly `n` patches (resampling may round the length by a sample): cut, or pad with zeros."""
+    if len(patches) >= n:
+        return np.ascontiguousarray(patches[:n])
+    pad = np.zeros((n - len(patches), *patches.shape[1:]), np.float32)
+    return np.concatenate([patches, pad])
+
+
+def musicnn_file_patches(path, config: MusicnnFeatureConfig, max_seconds: float = 24 * 3600.0) -> np.ndarray:
+    """Patches of a whole audio file, decoded straight to 16 kHz as the original tagger does; at least one
+    patch (a file shorter than 3 s is zero-padded)."""
+    from genre.data.audio import load_audio
+
+    audio = AudioConfig(sample_rate=config.sample_rate)
+    signal = load_audio(path, audio, max_seconds=max_seconds)
+    minimum = (config.patch_frames - 1) * config.hop_length
+    if len(signal) < minimum:
+        signal = np.concatenate([signal, np.zeros(minimum - len(signal), np.float32)])
+    return musicnn_patches(signal, config.sample_rate, config)
 
 
 def raw_windows(signal: np.ndarray, config: RawConfig) -> np.ndarray:

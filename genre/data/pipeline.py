@@ -8,7 +8,8 @@ the epoch number (exact resumption). `load_arrays` gives a split as NumPy arrays
 
 Model inputs: `raw` windows are float32 `(window_length, 1)` in [-1, 1] (or `(windows,
 window_length, 1)` per clip); `mel` images float32 `(n_mels, frames, 1)` in [0, 1];
-`handcrafted` vectors float32 `(dim,)`. Labels are int32 indices into the manifest's `genres`.
+`handcrafted` vectors float32 `(dim,)`; `musicnn` patches float32 `(187, 96)` (or `(patches, 187, 96)`
+per clip). Labels are int32 indices into the manifest's `genres`.
 
 Shards are checked against the manifest's SHA-256 before reading, so a corrupt or changed
 file is an error naming it, never a silently shorter epoch.
@@ -24,6 +25,9 @@ from genre.data.manifest import Manifest, ManifestError, read_manifest, sha256_f
 from genre.data.records import parse_function
 
 WINDOW_MODES = ("flat", "clip")
+# Kinds stored as several model inputs per clip: raw windows, musicnn patches. "flat" makes each one a
+# training example; "clip" keeps a clip's together (clip score = mean over them).
+WINDOWED_KINDS = ("raw", "musicnn")
 
 
 def make_dataset(
@@ -45,7 +49,8 @@ def make_dataset(
     """A batched `tf.data.Dataset` of one split and feature kind, reshuffled every epoch in training.
 
     training: shuffle each epoch (default: only for the `train` split).
-    windows: for `raw`, "flat" makes every window an example; "clip" keeps a clip's windows together.
+    windows: for `raw` and `musicnn`, "flat" makes every window (patch) an example; "clip" keeps a clip's
+        together.
     """
     import tensorflow as tf
 
@@ -146,7 +151,7 @@ def _examples(data_dir, split, kind, windows, cache, verify, manifest, file_shuf
     ds = ds.apply(tf.data.experimental.assert_cardinality(clips))
     if cache:
         ds = ds.cache()
-    if kind == "raw" and windows == "flat":
+    if kind in WINDOWED_KINDS and windows == "flat":
         n_windows = shape[0]
         ds = ds.map(
             lambda x, y, t: (x, tf.repeat(y, n_windows), tf.repeat(t, n_windows)),
@@ -219,6 +224,8 @@ def example_shape(kind: str, stored: tuple[int, ...], windows: str) -> tuple[int
     """The shape of one example `x` of a kind stored as `stored` (without the batch axis)."""
     if kind == "raw":
         return (stored[1], 1) if windows == "flat" else (stored[0], stored[1], 1)
+    if kind == "musicnn":
+        return tuple(stored[1:]) if windows == "flat" else tuple(stored)
     if kind == "mel":
         return (*stored, 1)
     return stored

@@ -1,8 +1,9 @@
 """The TFRecord format of prepared shards: one `tf.train.Example` per clip and feature kind.
 
 Every record holds `track_id` (int64), `label` (int64), `seconds` (float, decoded length before
-padding) and the feature under its kind's name: int16/uint8 arrays as raw little-endian bytes,
-float32 vectors as a float list. Shapes and dtypes live in the manifest, not in the records.
+padding) and the feature under its kind's name: int16/uint8 arrays and float32 musicnn patches as
+raw little-endian bytes, float32 handcrafted vectors as a float list. Shapes and dtypes live in the
+manifest, not in the records.
 TensorFlow is imported where a record is built or parsed, never at import.
 """
 
@@ -10,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-STORED_DTYPES = {"raw": np.int16, "mel": np.uint8, "handcrafted": np.float32}
+STORED_DTYPES = {"raw": np.int16, "mel": np.uint8, "handcrafted": np.float32, "musicnn": np.float32}
 
 
 def encode_example(kind: str, value: np.ndarray, *, track_id: int, label: int, seconds: float) -> bytes:
@@ -52,7 +53,7 @@ def parse_function(kind: str, shape: tuple[int, ...]):
         "label": tf.io.FixedLenFeature([], tf.int64),
         kind: value_spec,
     }
-    tf_dtype = {"raw": tf.int16, "mel": tf.uint8}.get(kind)
+    tf_dtype = {"raw": tf.int16, "mel": tf.uint8, "musicnn": tf.float32}.get(kind)
 
     def parse(serialized):
         parsed = tf.io.parse_single_example(serialized, spec)

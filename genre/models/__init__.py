@@ -20,25 +20,35 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from genre.models import conv1d, melcnn, mobilenet
+from genre.models import conv1d, melcnn, mobilenet, musicnn
 from genre.models.conv1d import Conv1DConfig
 from genre.models.melcnn import MelCNNConfig
 from genre.models.mobilenet import MobileNetConfig
+from genre.models.musicnn import MusicnnConfig
 from genre.search_space import SearchSpace
 
 if TYPE_CHECKING:
     import keras
 
-__all__ = ["MODELS", "Conv1DConfig", "MelCNNConfig", "MobileNetConfig", "ModelSpec", "get_model", "load_model"]
+__all__ = [
+    "MODELS",
+    "Conv1DConfig",
+    "MelCNNConfig",
+    "MobileNetConfig",
+    "ModelSpec",
+    "MusicnnConfig",
+    "get_model",
+    "load_model",
+]
 
 
 @dataclass(frozen=True)
 class ModelSpec:
     """One registered model.
 
-    feature_kind: the prepared feature it reads ("raw" windows or the "mel" image).
-    windows: `make_dataset`'s window mode for "raw" ("flat": every window is a training example);
-        ignored for "mel".
+    feature_kind: the prepared feature it reads ("raw" windows, the "mel" image, "musicnn" patches).
+    windows: `make_dataset`'s window mode for "raw" and "musicnn" ("flat": every window or patch is a
+        training example); ignored for "mel".
     """
 
     name: str
@@ -82,6 +92,16 @@ MODELS: dict[str, ModelSpec] = {
         search_space=mobilenet.SEARCH_SPACE,
     ),
     "melcnn": ModelSpec("melcnn", MelCNNConfig, melcnn.build, feature_kind="mel", search_space=melcnn.SEARCH_SPACE),
+    "musicnn": ModelSpec(
+        "musicnn",
+        MusicnnConfig,
+        musicnn.build,
+        feature_kind="musicnn",
+        windows="flat",
+        preflight=musicnn.check_weights,
+        fine_tune=musicnn.unfreeze,
+        search_space=musicnn.SEARCH_SPACE,
+    ),
 }
 
 

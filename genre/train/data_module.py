@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from genre.data import Manifest, make_dataset, make_epochs, model_input_shape, read_manifest
-from genre.data.pipeline import shard_entries, verify_shards
+from genre.data.pipeline import WINDOWED_KINDS, shard_entries, verify_shards
 from genre.train.config import DataConfig
 
 
@@ -43,13 +43,13 @@ class DataModule:
         return self.manifest.genres
 
     def steps_per_epoch(self, limit_batches: int | None = None, exact_batches: bool = False) -> int:
-        examples = self.manifest.clips("train") * (self.manifest.shape("raw")[0] if self._flat_windows else 1)
+        examples = self.manifest.clips("train") * (self.manifest.shape(self.kind)[0] if self._flat_windows else 1)
         steps = examples // self.config.batch_size if exact_batches else -(-examples // self.config.batch_size)
         return min(steps, limit_batches) if limit_batches is not None else steps
 
     @property
     def _flat_windows(self) -> bool:
-        return self.kind == "raw" and self.windows == "flat"
+        return self.kind in WINDOWED_KINDS and self.windows == "flat"
 
     def train_epochs(self, first_epoch: int, epochs: int, limit_batches: int | None = None, exact_batches=False):
         """exact_batches: drop a last partial batch (data parallelism splits whole batches)."""

@@ -1,6 +1,6 @@
 """Running a trained model over clips: a split of prepared data, or audio files of any length.
 
-A clip's score is the mean of its windows' (raw nets) or its segments' (Mel nets) class
+A clip's score is the mean of its windows' (raw nets), patches' (musicnn) or its segments' (Mel nets) class
 probabilities; `genre.evaluate` turns scores into metrics.
 """
 

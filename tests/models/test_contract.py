@@ -16,7 +16,7 @@ import keras
 import numpy as np
 import pytest
 
-from genre.models import MODELS, Conv1DConfig, MelCNNConfig, MobileNetConfig, get_model, load_model
+from genre.models import MODELS, Conv1DConfig, MelCNNConfig, MobileNetConfig, MusicnnConfig, get_model, load_model
 from genre.models import mobilenet as mobilenet_module
 
 NUM_CLASSES = 5
@@ -27,9 +27,12 @@ TINY = {
         (32, 32, 1),
     ),
     "melcnn": (MelCNNConfig(channels=(4, 8, 8), crop_frames=32, dense_units=8, seed=1), (64, 64, 1)),
+    # Random weights, so no weights file is needed; the published net is fully convolutional in time.
+    "musicnn": (MusicnnConfig(weights="none", dense_units=8, seed=1), (32, 96)),
 }
-# Inputs as `genre.data.make_dataset` delivers them: raw windows in [-1, 1], Mel images in [0, 1].
-VALUE_RANGE = {"raw": (-1.0, 1.0), "mel": (0.0, 1.0)}
+# Inputs as `genre.data.make_dataset` delivers them: raw windows in [-1, 1], Mel images in [0, 1],
+# musicnn patches of log10(10000·mel + 1) (0 to about 6).
+VALUE_RANGE = {"raw": (-1.0, 1.0), "mel": (0.0, 1.0), "musicnn": (0.0, 6.0)}
 
 
 def random_data(name: str, n: int = 16, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -84,13 +87,14 @@ def test_registry_describes_what_each_model_reads():
         "conv1d": ("raw", "flat"),
         "mobilenet": ("mel", "flat"),
         "melcnn": ("mel", "flat"),
+        "musicnn": ("musicnn", "flat"),
     }
     assert all(spec.name == name for name, spec in MODELS.items())
 
 
 def test_get_model_names_the_bad_value_and_the_valid_ones():
     assert get_model("melcnn") is MODELS["melcnn"]
-    with pytest.raises(ValueError, match=r"'resnet'.*\['conv1d', 'melcnn', 'mobilenet'\]"):
+    with pytest.raises(ValueError, match=r"'resnet'.*\['conv1d', 'melcnn', 'mobilenet', 'musicnn'\]"):
         get_model("resnet")
 
 
@@ -370,3 +374,50 @@ def test_nets_trained_from_scratch_use_a_fast_batch_norm_momentum():
     assert {layer.momentum for layer in melcnn.layers if isinstance(layer, keras.layers.BatchNormalization)} == {
         BN_MOMENTUM
     }
+
+
+# ---- musicnn: the published tagger's architecture ------------------------------------------------
+
+
+def test_musicnn_matches_the_published_architecture():
+    from genre.models import musicnn as mn
+
+    tagger = mn.build_tagger("MSD_musicnn")
+    assert [tuple(o.shape) for o in tagger.outputs] == [(None, 50), (None, 200), (None, 753), (None, 753)]
+    kernels = {
+        name: tuple(tagger.get_layer(name).kernel.shape)
+        for name, _ in mn.checkpoint_map("MSD_musicnn")
+        if hasattr(tagger.get_layer(name), "kernel")
+    }
+    assert kernels["timbral_74"] == (7, 38, 1, 204) and kernels["timbral_77"] == (7, 67, 1, 204)
+    assert [kernels[f"temporal_{k}"] for k in (128, 64, 32)] == [(k, 1, 1, 51) for k in (128, 64, 32)]
+    assert kernels["mid_conv1"] == (7, 561, 64) and kernels["dense"] == (1506, 200)
+    assert tuple(mn.build_tagger("MTT_vgg").outputs[1].shape) == (None, 256)
+    # Fully convolutional in time: any patch length gives the same output sizes.
+    assert [tuple(o.shape) for o in mn.build_tagger("MSD_musicnn", frames=None).outputs][1] == (None, 200)
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        ({"variant": "MSD_resnet"}, "valid variants"),
+        ({"weights": "imagenet"}, "pretrained"),
+        ({"head_input": "max_pool", "variant": "MSD_vgg"}, "head_input"),
+        ({"fine_tune_learning_rate": 0.0}, "fine_tune_learning_rate"),
+    ],
+)
+def test_musicnn_config_rejects_bad_values(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        MusicnnConfig(**kwargs)
+
+
+def test_musicnn_vgg_classifier_reads_pool5_by_default():
+    from genre.models import musicnn as mn
+
+    config = MusicnnConfig(variant="MTT_vgg", weights="none", seed=1)
+    assert config.head_layer == "pool5" and MusicnnConfig().head_layer == "penultimate"
+    model = mn.build(config, (mn.PATCH_FRAMES, mn.N_MELS), 4)
+    assert tuple(model.output_shape) == (None, 4)
+    assert model.get_layer("probabilities").kernel.shape == (256, 4)
+    with pytest.raises(ValueError, match="exactly 187 frames"):
+        mn.build(config, (32, mn.N_MELS), 4)
