@@ -112,6 +112,28 @@ def build_parser() -> argparse.ArgumentParser:
     fit.add_argument("--resume", action="store_true", help="continue the run in --run-dir where it stopped")
     fit.set_defaults(handler=_run_fit)
 
+    tune = commands.add_parser("tune", help="tune a model's settings on the validation split with Optuna")
+    tune.add_argument("--model", required=True, help="a net (conv1d, mobilenet, melcnn) or a classic baseline")
+    tune.add_argument("--data", type=Path, help="a prepared data set (genre prepare)")
+    tune.add_argument("--trials", type=int, required=True, help="finished trials in total, over every worker")
+    tune.add_argument("--timeout", type=float, help="seconds this worker starts new trials for")
+    tune.add_argument("--study", help="study name (default: tune-<model>); workers with the same name join it")
+    tune.add_argument("--storage", help="Optuna storage URL, e.g. postgresql://... (default: SQLite in the study dir)")
+    tune.add_argument("--sampler", default="tpe", choices=("tpe", "random", "cmaes"))
+    tune.add_argument("--pruner", default="median", choices=("median", "hyperband", "none"))
+    tune.add_argument("--metric", default="accuracy", choices=("accuracy", "macro_f1"), help="validation metric")
+    tune.add_argument("--n-jobs", type=int, default=1, help="worker processes on this machine")
+    tune.add_argument("--run-dir", type=Path, help="the study directory (default: runs/<study>)")
+    tune.add_argument("--config", type=Path, help="TOML settings; its [search_space] table changes the space")
+    tune.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override one setting")
+    tune.add_argument("--refit", action="store_true", help="re-train the best config, evaluate it on test")
+    tune.add_argument("--no-figures", action="store_true", help="write no study figures")
+    tune.add_argument("--prune-startup-trials", type=int, default=5, help="median pruner: finished trials first")
+    tune.add_argument("--prune-warmup-epochs", type=int, default=1, help="median pruner: epochs before pruning")
+    tune.add_argument("--heartbeat", type=int, default=30, help="seconds between a trial's heartbeats")
+    tune.add_argument("--seed", type=int, default=0, help="the sampler's seed")
+    tune.set_defaults(handler=_run_tune)
+
     baseline = commands.add_parser("baseline", help="fit a classic model on per-clip features, evaluate it")
     baseline.add_argument("--model", required=True, help="logreg, knn, nb, svm or hgb")
     baseline.add_argument("--data", type=Path, help="a prepared data set (genre prepare)")
@@ -340,6 +362,51 @@ def _metrics_summary(metrics: dict, run_dir: Path) -> str:
             f"{split:<5} accuracy {m['accuracy']:.3f}, macro-F1 {m['macro_f1']:.3f}{window} ({m['clips']} clips)"
         )
     return "\n".join(lines)
+
+
+def _run_tune(args) -> int:
+    # tuning/ imports genre, never the reverse: the command loads it only when it runs.
+    from genre.train.config import parse_set_arguments
+    from tuning import TuneConfig, run_study
+
+    config = TuneConfig(
+        model=args.model,
+        data=args.data,
+        trials=args.trials,
+        timeout=args.timeout,
+        study=args.study,
+        storage=args.storage,
+        sampler=args.sampler,
+        pruner=args.pruner,
+        metric=args.metric,
+        n_jobs=args.n_jobs,
+        study_dir=args.run_dir,
+        config=args.config,
+        overrides=parse_set_arguments(args.set),
+        refit=args.refit,
+        figures=not args.no_figures,
+        heartbeat_interval=args.heartbeat,
+        prune_startup_trials=args.prune_startup_trials,
+        prune_warmup_epochs=args.prune_warmup_epochs,
+        seed=args.seed,
+    )
+    result = run_study(config)
+    c = result.counts
+    lines = [
+        f"study {result.study} ({result.storage}): {c['complete']} complete, {c['pruned']} pruned, "
+        f"{c['failed']} failed" + ("" if result.done else f"; not done ({config.trials} wanted), run again to resume")
+    ]
+    if result.best_value is not None:
+        lines.append(f"best: trial {result.best_trial}, validation {result.metric} {result.best_value:.4f}")
+        lines.append(f"best config: {result.best_config}")
+    if result.refit_metrics is not None:
+        m = result.refit_metrics
+        lines.append(
+            f"refit {result.refit_run_dir}: val {result.metric} {m['val'][result.metric]:.4f}, "
+            f"test {result.metric} {m['test'][result.metric]:.4f}"
+        )
+    print("\n".join(lines))
+    return 0
 
 
 def _run_report(args) -> int:

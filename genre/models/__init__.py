@@ -16,7 +16,7 @@ with `weights="none"`, whose initialisers follow `keras.utils.set_random_seed` (
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -25,6 +25,7 @@ from genre.models.conv1d import Conv1DConfig
 from genre.models.melcnn import MelCNNConfig
 from genre.models.mobilenet import MobileNetConfig
 from genre.models.musicnn import MusicnnConfig
+from genre.search_space import SearchSpace
 
 if TYPE_CHECKING:
     import keras
@@ -60,6 +61,8 @@ class ModelSpec:
     # A second training phase: changes the trained model in place (e.g. unfreezes layers); the config
     # then holds `fine_tune_epochs` and `fine_tune_learning_rate`.
     fine_tune: Callable[[keras.Model, Any], None] | None = None
+    # What a tuner may vary, by plain setting name (the model's own and the shared training ones).
+    search_space: SearchSpace = field(default_factory=dict)
 
     def default_config(self) -> Any:
         return self.config_class()
@@ -76,7 +79,9 @@ class ModelSpec:
 
 
 MODELS: dict[str, ModelSpec] = {
-    "conv1d": ModelSpec("conv1d", Conv1DConfig, conv1d.build, feature_kind="raw", windows="flat"),
+    "conv1d": ModelSpec(
+        "conv1d", Conv1DConfig, conv1d.build, feature_kind="raw", windows="flat", search_space=conv1d.SEARCH_SPACE
+    ),
     "mobilenet": ModelSpec(
         "mobilenet",
         MobileNetConfig,
@@ -84,8 +89,9 @@ MODELS: dict[str, ModelSpec] = {
         feature_kind="mel",
         preflight=mobilenet.check_weights,
         fine_tune=mobilenet.unfreeze_top,
+        search_space=mobilenet.SEARCH_SPACE,
     ),
-    "melcnn": ModelSpec("melcnn", MelCNNConfig, melcnn.build, feature_kind="mel"),
+    "melcnn": ModelSpec("melcnn", MelCNNConfig, melcnn.build, feature_kind="mel", search_space=melcnn.SEARCH_SPACE),
     "musicnn": ModelSpec(
         "musicnn",
         MusicnnConfig,
@@ -94,6 +100,7 @@ MODELS: dict[str, ModelSpec] = {
         windows="flat",
         preflight=musicnn.check_weights,
         fine_tune=musicnn.unfreeze,
+        search_space=musicnn.SEARCH_SPACE,
     ),
 }
 

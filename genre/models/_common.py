@@ -8,10 +8,18 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from genre.search_space import Choice, FloatParam, SearchSpace
+
 # Batch-norm momentum of the nets trained from scratch. Keras's 0.99 (and MobileNetV2's 0.999) need
 # many hundred steps before the moving statistics used at inference are right; small data sets
 # train far fewer (melcnn with 0.99: 86% on training clips, chance on validation).
 BN_MOMENTUM = 0.9
+
+# The optimiser and data settings every net's search space starts from (plain setting names).
+TRAINING_SPACE: SearchSpace = {
+    "learning_rate": FloatParam(1e-4, 1e-2, log=True),
+    "batch_size": Choice((16, 32, 64)),
+}
 
 
 def positive_ints(name: str, values: Sequence[int], *, allow_empty: bool = False) -> tuple[int, ...]:

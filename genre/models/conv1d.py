@@ -11,7 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from genre.models._common import Seeds, check_positive, check_rate, positive_ints
+from genre.models._common import TRAINING_SPACE, Seeds, check_positive, check_rate, positive_ints
+from genre.search_space import Choice, FloatParam, IntParam, SearchSpace
 
 if TYPE_CHECKING:
     import keras
@@ -37,6 +38,16 @@ class Conv1DConfig:
         check_positive("kernel_size", self.kernel_size)
         check_positive("pool_size", self.pool_size)
         check_rate("dropout", self.dropout)
+
+
+# What a tuner may vary, around the study's sizes; the default window (10000 samples) fits all of it.
+SEARCH_SPACE: SearchSpace = {
+    **TRAINING_SPACE,
+    "filters": Choice(("64,32", "128,64", "128,64,32")),
+    "kernel_size": IntParam(3, 9, step=2),
+    "dense_units": Choice(("100,20", "128", "64,32")),
+    "dropout": FloatParam(0.0, 0.6),
+}
 
 
 def build(config: Conv1DConfig, input_shape: tuple[int, ...], num_classes: int) -> keras.Model:

@@ -15,7 +15,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from genre.models._common import BN_MOMENTUM, Seeds, check_positive, check_rate, positive_ints
+from genre.models._common import BN_MOMENTUM, TRAINING_SPACE, Seeds, check_positive, check_rate, positive_ints
+from genre.search_space import Choice, FloatParam, SearchSpace
 
 if TYPE_CHECKING:
     import keras
@@ -51,6 +52,17 @@ class MelCNNConfig:
     @property
     def blocks(self) -> int:
         return len(self.channels)
+
+
+# What a tuner may vary: depth and width of the blocks, the training crop, the head. Every crop here
+# is at least 2**6 frames, so it suits the deepest choice; the default image has 224 frames.
+SEARCH_SPACE: SearchSpace = {
+    **TRAINING_SPACE,
+    "channels": Choice(("32,32,64,64,128", "32,32,64,64,128,128", "64,64,128,128,256,256")),
+    "crop_frames": Choice((64, 96, 128)),
+    "dense_units": Choice((0, 128, 256)),
+    "dropout": FloatParam(0.0, 0.6),
+}
 
 
 def build(config: MelCNNConfig, input_shape: tuple[int, ...], num_classes: int) -> keras.Model:

@@ -27,7 +27,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from genre.models._common import BN_MOMENTUM, Seeds, check_positive, check_rate
+from genre.models._common import BN_MOMENTUM, TRAINING_SPACE, Seeds, check_positive, check_rate
+from genre.search_space import Choice, FloatParam, IntParam, SearchSpace
 
 if TYPE_CHECKING:
     import keras
@@ -41,6 +42,16 @@ IMAGENET_ROWS = (96, 128, 160, 192, 224)
 NUM_BLOCKS = 17
 # The 1x1 convolution above the last block, unfrozen with the top blocks.
 TOP_LAYERS = ("Conv_1", "Conv_1_bn", "out_relu")
+
+
+# What a tuner may vary: the head, and how deep and how fast the second phase fine-tunes the base.
+SEARCH_SPACE: SearchSpace = {
+    **TRAINING_SPACE,
+    "dropout": FloatParam(0.0, 0.5),
+    "dense_units": Choice((0, 128, 256)),
+    "fine_tune_blocks": IntParam(0, 8),
+    "fine_tune_learning_rate": FloatParam(1e-6, 1e-4, log=True),
+}
 
 
 @dataclass(frozen=True)

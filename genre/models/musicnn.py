@@ -34,7 +34,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from genre.models._common import BN_MOMENTUM, Seeds, check_rate
+from genre.models._common import BN_MOMENTUM, TRAINING_SPACE, Seeds, check_rate
+from genre.search_space import Choice, FloatParam, SearchSpace
 
 if TYPE_CHECKING:
     import keras
@@ -117,6 +118,15 @@ def check_variant(variant: str) -> str:
 def checkpoint_map(variant: str) -> tuple[tuple[str, str], ...]:
     """(Keras layer name, checkpoint variable scope) of every layer with weights in `build_tagger(variant)`."""
     return _MUSICNN_LAYERS if check_variant(variant) == "musicnn" else _VGG_LAYERS
+
+
+# What a tuner may vary: the head, and the second phase's learning rate (it fine-tunes the whole base).
+SEARCH_SPACE: SearchSpace = {
+    **TRAINING_SPACE,
+    "dropout": FloatParam(0.0, 0.6),
+    "dense_units": Choice((0, 64, 256)),
+    "fine_tune_learning_rate": FloatParam(1e-6, 1e-4, log=True),
+}
 
 
 @dataclass(frozen=True)

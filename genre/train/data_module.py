@@ -22,11 +22,15 @@ class DataModule:
     manifest: Manifest
 
     @classmethod
-    def from_config(cls, config: DataConfig, kind: str, windows: str, seed: int) -> DataModule:
+    def from_config(
+        cls, config: DataConfig, kind: str, windows: str, seed: int, splits: tuple[str, ...] | None = None
+    ) -> DataModule:
+        """splits: those the run will read (default: all); only their shards are checked, so a tuning
+        trial never opens the test split."""
         manifest = read_manifest(config.data)
         manifest.require_kind(kind)
         # Checked once here, not by every pipeline built below (a run builds several).
-        for split in manifest.shards:
+        for split in manifest.shards if splits is None else splits:
             verify_shards(config.data, shard_entries(manifest, split, kind))
         return cls(config=config, kind=kind, windows=windows, seed=seed, manifest=manifest)
 

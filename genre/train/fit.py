@@ -2,8 +2,9 @@
 
 `train_and_evaluate` builds the data module, task and Trainer from a `FitConfig`, trains (or
 resumes) in a run directory, then evaluates the best checkpoint once on the validation and test
-splits and writes `metrics.json`. `evaluate_run` and `predict_paths` work from a run directory
-alone.
+splits and writes `metrics.json`. With `evaluate_test=False` (tuning trials) the test split is never
+opened, not even to check its shards, and `metrics.json` has no "test" key. `evaluate_run` and
+`predict_paths` work from a run directory alone.
 """
 
 from __future__ import annotations
@@ -27,7 +28,9 @@ def default_config(model: str) -> FitConfig:
     return FitConfig(model=model, model_config=get_model(model).config_class())
 
 
-def train_and_evaluate(config: FitConfig, run: Path, *, resume: bool = False, callbacks=()) -> dict:
+def train_and_evaluate(
+    config: FitConfig, run: Path, *, resume: bool = False, callbacks=(), evaluate_test: bool = True
+) -> dict:
     from genre.models import get_model, load_model
 
     run = Path(run)
@@ -36,7 +39,8 @@ def train_and_evaluate(config: FitConfig, run: Path, *, resume: bool = False, ca
         config = FitConfig.from_dict(rd.read_json(run / rd.CONFIG), spec.config_class)
     elif run.exists() and any(run.iterdir()):
         raise rd.RunError(f"{run} exists and is not empty; pass --resume to continue that run, or a new --run-dir")
-    data = DataModule.from_config(config.data, spec.feature_kind, spec.windows, config.trainer.seed)
+    splits = ("train", "validation", "test") if evaluate_test else ("train", "validation")
+    data = DataModule.from_config(config.data, spec.feature_kind, spec.windows, config.trainer.seed, splits=splits)
     if spec.preflight is not None:
         spec.preflight(config.model_config, data.input_shape)
     if not resume:
@@ -62,7 +66,7 @@ def train_and_evaluate(config: FitConfig, run: Path, *, resume: bool = False, ca
         "checkpoint": str(result.best_checkpoint.relative_to(run)) if result.best_checkpoint else None,
         "fast_dev_run": config.trainer.fast_dev_run,
     }
-    metrics |= _evaluate(model, data, limit)
+    metrics |= _evaluate(model, data, limit, splits[1:])
     rd.write_json(run / rd.METRICS, metrics)
     return metrics
 
@@ -159,9 +163,10 @@ def best_checkpoint(run: Path) -> Path:
     raise rd.RunError(f"{run}: no checkpoint (the run finished no epoch, or ran with fast_dev_run)")
 
 
-def _evaluate(model, data: DataModule, limit: int | None) -> dict:
+def _evaluate(model, data: DataModule, limit: int | None, splits=("validation", "test")) -> dict:
     out, total_seconds, total_clips = {}, 0.0, 0
-    for split, key in (("validation", "val"), ("test", "test")):
+    for split in splits:
+        key = "val" if split == "validation" else split
         probabilities, labels, _, seconds = predict_split(model, data.clips(split, limit))
         out[key] = score_split(probabilities, labels, data.genres)
         total_seconds += seconds

@@ -1,0 +1,74 @@
+"""Trials never read the test split; net trials report every epoch and the pruner stops them."""
+
+from __future__ import annotations
+
+import csv
+import json
+import shutil
+
+import optuna
+import pytest
+
+from genre.data.manifest import MANIFEST_NAME
+from genre.train.fit import train_and_evaluate
+from tuning import run_study
+from tuning.objective import trial_dir
+from tuning.study import open_study
+from tuning.target import resolve_target
+
+
+@pytest.fixture
+def without_test_split(prepared, tmp_path):
+    """A copy of the prepared data whose test shards are gone: reading them at all is an error."""
+    data = tmp_path / "data"
+    shutil.copytree(prepared, data)
+    shutil.rmtree(data / "test")
+    assert json.loads((data / MANIFEST_NAME).read_text())["shards"]["test"]  # the manifest still lists them
+    return data
+
+
+def test_net_trials_never_read_the_test_split(net_study, without_test_split):
+    config = net_study(data=without_test_split)
+    with pytest.raises(Exception, match="missing"):  # the copy is broken for anything that reads test
+        train_and_evaluate(resolve_target(config).base, config.study_dir / "full-run")
+    result = run_study(config)
+    assert result.counts["complete"] == config.trials and result.done
+    for number in range(config.trials):
+        metrics = json.loads((trial_dir(config.study_dir, number) / "metrics.json").read_text())
+        assert "val" in metrics and "test" not in metrics
+
+
+def test_baseline_trials_never_read_the_test_split(baseline_study, without_test_split):
+    from genre.baselines.fit import fit_baseline
+
+    config = baseline_study("knn", data=without_test_split, trials=2)
+    with pytest.raises(Exception, match=r"missing|not found|No such file"):
+        fit_baseline(resolve_target(config).base, config.study_dir / "full-run")
+    result = run_study(config)
+    assert result.counts["complete"] == config.trials
+    for number in range(config.trials):
+        metrics = json.loads((trial_dir(config.study_dir, number) / "metrics.json").read_text())
+        assert "val" in metrics and "test" not in metrics
+
+
+def test_pruning_stops_a_net_trial_after_its_first_epoch(net_study):
+    config = net_study(trials=2, overrides={"max_epochs": "3"}, prune_startup_trials=1, prune_warmup_epochs=0)
+    target = resolve_target(config)
+    with open_study(config, target, seed=0) as study:
+        # An earlier trial that was perfect at every epoch: a real trial below it at its first epoch is
+        # worse than the median of finished trials, so the median pruner stops it there.
+        first = optuna.trial.create_trial(
+            params={}, distributions={}, value=1.0, intermediate_values={e: 1.0 for e in range(3)}
+        )
+        study.add_trial(first)  # the first of the study's two trials
+    result = run_study(config)
+    with open_study(config, target, seed=0) as study:
+        pruned = [t for t in study.get_trials() if t.state == optuna.trial.TrialState.PRUNED]
+    assert result.counts["pruned"] == 1 and len(pruned) == 1
+    (trial,) = pruned
+    assert list(trial.intermediate_values) == [0]
+    run = config.study_dir / trial.user_attrs["run_dir"]
+    with (run / "logs" / "metrics.csv").open() as f:
+        assert len(list(csv.DictReader(f))) == 1  # one epoch of three trained
+    metrics = json.loads((run / "metrics.json").read_text())  # still a whole run directory
+    assert metrics["epochs"] == 1 and "test" not in metrics

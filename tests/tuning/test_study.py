@@ -1,0 +1,143 @@
+"""A study end to end: best config, figures, refit (a net); an interrupted SQLite study resumed (a baseline)."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import warnings
+
+import optuna
+import pytest
+
+from genre.cli import main
+from genre.train.config import read_toml
+from tests.tuning.conftest import tune_arguments
+from tuning import run_study
+from tuning.study import DONE, open_study, storage
+from tuning.target import resolve_target
+
+
+def test_the_best_config_retrains_to_the_same_validation_metric(net_study, tmp_path, capsys):
+    config = net_study(trials=3, refit=True, figures=True, overrides={"deterministic": "true"})
+    result = run_study(config)
+    assert result.done and result.counts["complete"] + result.counts["pruned"] == config.trials
+    assert result.refit_metrics["val"]["accuracy"] == pytest.approx(result.best_value, abs=1e-9)
+    assert "test" in result.refit_metrics
+    assert {p.name for p in result.figures} >= {"optimization_history.png", "intermediate_values.png"}
+    assert all(p.stat().st_size > 0 for p in result.figures)
+    recorded = json.loads((config.study_dir / "study.json").read_text())
+    assert recorded["best_value"] == result.best_value and recorded["refit_metrics"]["test"]
+
+    best = read_toml(result.best_config)
+    for name, value in result.best_params.items():
+        assert best[name] == pytest.approx(value) if isinstance(value, float) else str(best[name]) == str(value)
+    # `genre fit --config best.toml` is the same run again.
+    run = tmp_path / "fit-best"
+    assert main(["fit", "--model", "conv1d", "--config", str(result.best_config), "--run-dir", str(run)]) == 0
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert metrics["val"]["accuracy"] == pytest.approx(result.best_value, abs=1e-9)
+
+    # The same command on a finished study runs no trial and reuses the refit.
+    trials_before = len(list((config.study_dir / "trials").iterdir()))
+    again = run_study(config)
+    assert len(list((config.study_dir / "trials").iterdir())) == trials_before
+    assert again.refit_metrics == result.refit_metrics
+
+
+def running_trial(config, worker: int | None = None, timeout: float = 180.0):
+    """The first trial running in `config`'s study (run by process `worker`, if given), once there is one."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        time.sleep(0.1)
+        if not config.shared_storage and not (config.directory / "study.db").is_file():
+            continue
+        with closing_storage(config) as rdb:
+            try:
+                study = optuna.load_study(study_name=config.study_name, storage=rdb)
+            except KeyError:  # the study is not created yet
+                continue
+            for trial in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,)):
+                if worker is None or trial.user_attrs.get("worker", "").endswith(f":{worker}"):
+                    return trial
+    raise AssertionError(f"no trial started within {timeout} s")
+
+
+@contextlib.contextmanager
+def closing_storage(config):
+    rdb = storage(config)  # retries while a worker is still creating the tables
+    try:
+        yield rdb
+    finally:
+        rdb.engine.dispose()
+
+
+def test_a_study_killed_mid_trial_resumes_with_the_same_command(baseline_study):
+    config = baseline_study("hgb", trials=3)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "genre", *tune_arguments(config)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        killed = running_trial(config)
+    finally:
+        worker.send_signal(signal.SIGKILL)
+        worker.wait(timeout=60)
+    assert worker.returncode == -signal.SIGKILL
+
+    result = run_study(config)  # the same command again
+    with open_study(config, resolve_target(config), seed=0) as study:
+        assert study.trials[killed.number].state == optuna.trial.TrialState.FAIL
+        assert len(retried_from(study, killed.number)) == 1
+    assert result.done and result.counts["complete"] == config.trials
+
+
+def retried_from(study, number: int) -> list:
+    """The finished trials that re-ran trial `number` (with its parameters)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)  # experimental API
+        retry = optuna.storages.RetryHeartbeatStaleTrialCallback
+        killed = study.trials[number]
+        out = [t for t in study.get_trials(states=DONE) if retry.retried_trial_number(t) == number]
+    assert all(t.params == killed.params for t in out), (killed.params, [(t.number, t.params) for t in out])
+    return out
+
+
+def test_genre_tune_then_genre_baseline_with_the_best_config(baseline_study, tmp_path, capsys):
+    from tests.tuning.conftest import tune_arguments
+
+    config = baseline_study("knn", trials=3)
+    assert main([*tune_arguments(config), "--refit"]) == 0
+    out = capsys.readouterr().out
+    assert "3 complete" in out and "best config" in out and "refit" in out
+    recorded = json.loads((config.study_dir / "study.json").read_text())
+    run = tmp_path / "knn-best"
+    assert main(["baseline", "--model", "knn", "--config", recorded["best_config"], "--run-dir", str(run)]) == 0
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert metrics["val"]["accuracy"] == recorded["best_value"]
+    assert (
+        json.loads((config.study_dir / "refit" / "metrics.json").read_text())["tuning"]["best_trial"]
+        == (recorded["best_trial"])
+    )
+
+
+def test_several_worker_processes_share_the_embedded_study(baseline_study):
+    config = baseline_study("knn", trials=6, n_jobs=2)
+    result = run_study(config)
+    assert result.done and result.counts["complete"] == config.trials
+    assert result.counts["running"] == result.counts["waiting"] == result.counts["failed"] == 0
+
+
+@pytest.mark.parametrize("sampler", ["tpe", "random", "cmaes"])
+def test_every_sampler_finishes_a_study_reproducibly(baseline_study, tmp_path, sampler):
+    first = run_study(baseline_study("knn", trials=3, sampler=sampler))
+    again = run_study(baseline_study("knn", trials=3, sampler=sampler, study_dir=tmp_path / "again"))
+    assert first.done and first.counts["complete"] == 3
+    assert (first.best_params, first.best_value) == (again.best_params, again.best_value)  # one worker, one seed

@@ -1,0 +1,100 @@
+"""`TuneConfig`: everything one `genre tune` command decides, as one frozen dataclass.
+
+Every worker of a study runs with the same `TuneConfig` (the same command line); it names the
+study, where it is stored, what is tuned and how, and where the trials' run directories go.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+SAMPLERS = ("tpe", "random", "cmaes")
+PRUNERS = ("median", "hyperband", "none")
+METRICS = ("accuracy", "macro_f1")
+
+
+@dataclass(frozen=True)
+class TuneConfig:
+    """model: a net (conv1d, mobilenet, melcnn) or a classic baseline (logreg, knn, nb, svm, hgb).
+    trials: finished trials (complete or pruned) the study reaches, counted over every worker.
+    timeout: seconds this worker starts new trials for (None: no limit).
+    storage: an Optuna storage URL; None: an SQLite file in the study directory.
+    n_jobs: worker processes this command runs (each joins the same study).
+    config: a TOML file of settings (plain names, as `genre fit --config` takes); its optional
+        `[search_space]` table narrows, widens or fixes the model's declared search space.
+    overrides: settings as `--set` gives them, applied after `config` and `data`; a setting given
+        here is fixed: it leaves the search space.
+    seed: seeds the sampler (the trials' own training seed is the `seed` setting, the same in every
+        trial, so trials differ by their parameters only and the best one re-trains to its value).
+    heartbeat_interval, grace_period: seconds; a trial whose worker sent no heartbeat for
+        `grace_period` (default 2x the interval) is marked failed and re-queued, up to `max_retry` times.
+    prune_startup_trials, prune_warmup_epochs: the median pruner prunes nothing before that many
+        finished trials, nor before that many epochs of a trial.
+    refit: when the study is done, re-train the best configuration and evaluate it on the test split.
+    """
+
+    model: str
+    data: Path | None = None
+    trials: int = 20
+    timeout: float | None = None
+    study: str | None = None
+    storage: str | None = None
+    sampler: str = "tpe"
+    pruner: str = "median"
+    n_jobs: int = 1
+    study_dir: Path | None = None
+    metric: str = "accuracy"
+    seed: int = 0
+    config: Path | None = None
+    overrides: dict[str, Any] = field(default_factory=dict)
+    refit: bool = False
+    figures: bool = True
+    heartbeat_interval: int = 30
+    grace_period: int | None = None
+    max_retry: int = 3
+    prune_startup_trials: int = 5
+    prune_warmup_epochs: int = 1
+    max_failures: int = 5  # consecutive failed trials of one worker before it gives up
+
+    def __post_init__(self) -> None:
+        for name, value, valid in (
+            ("sampler", self.sampler, SAMPLERS),
+            ("pruner", self.pruner, PRUNERS),
+            ("metric", self.metric, METRICS),
+        ):
+            if value not in valid:
+                raise ValueError(f"unknown {name} {value!r}; valid values are {list(valid)}")
+        if self.trials < 1:
+            raise ValueError(f"trials must be at least 1, got {self.trials}")
+        if self.n_jobs < 1:
+            raise ValueError(f"n_jobs must be at least 1, got {self.n_jobs}")
+        if self.timeout is not None and self.timeout <= 0:
+            raise ValueError(f"timeout must be positive seconds, got {self.timeout}")
+        if self.heartbeat_interval < 1:
+            raise ValueError(f"heartbeat_interval must be at least 1 second, got {self.heartbeat_interval}")
+
+    @property
+    def study_name(self) -> str:
+        return self.study or f"tune-{self.model}"
+
+    @property
+    def directory(self) -> Path:
+        """The study directory: trials, best config, figures, refit run; the SQLite file by default."""
+        return Path(self.study_dir) if self.study_dir is not None else Path("runs") / self.study_name
+
+    @property
+    def storage_url(self) -> str:
+        """The storage as SQLAlchemy takes it: a plain `postgresql://` URL uses psycopg 3, our driver
+        (SQLAlchemy's default for it, psycopg2, is not a dependency)."""
+        if self.storage is None:
+            return f"sqlite:///{(self.directory / 'study.db').resolve()}"
+        if self.storage.startswith(("postgresql://", "postgres://")):
+            return "postgresql+psycopg://" + self.storage.split("://", 1)[1]
+        return self.storage
+
+    @property
+    def shared_storage(self) -> bool:
+        """A database server, which workers on other machines may join."""
+        return not self.storage_url.startswith("sqlite")
