@@ -66,6 +66,11 @@ def build_parser() -> argparse.ArgumentParser:
     study.add_argument("--nets", default=",".join(NET_NAMES), help="(default: %(default)s)")
     study.add_argument("--weights", help="mobilenet: imagenet (default; Keras's cached file), none, or a file")
     study.add_argument("--max-epochs", type=int, help="cap every net's epochs (default: each net's own)")
+    study.add_argument(
+        "--tune",
+        default="svm=30,melcnn=10",
+        help="MODEL=TRIALS,... short tuning studies, or none (default: %(default)s)",
+    )
     _common(study)
     study.set_defaults(handler=_run_study)
 
@@ -206,7 +211,9 @@ def _run_demo(args) -> int:
         workers=args.workers,
         progress=not args.quiet,
     )
-    _print_study(run_demo(config))
+    from tuning.in_study import study_tuning  # tuning imports genre; only the command joins them
+
+    _print_study(run_demo(config, tune=study_tuning(*config.tuning())))
     return 0
 
 
@@ -232,6 +239,7 @@ def _run_study(args) -> int:
         seed=args.seed,
         progress=not args.quiet,
     )
+    trials = _tune_trials(args.tune)
     features = FeatureConfig(kinds=config.feature_kinds())
     plan_study(config, features.shape)  # before hours of preparing, not after
     if args.fma is not None:
@@ -240,8 +248,25 @@ def _run_study(args) -> int:
         catalog = load_folder_catalog(args.folders, seed=args.seed)
     prepare_config = PrepareConfig(features=features, seed=args.seed, workers=args.workers, progress=not args.quiet)
     prepare(catalog, config.data, prepare_config)
-    _print_study(run_study(config))
+    from tuning.in_study import study_tuning  # tuning imports genre; only the command joins them
+
+    _print_study(run_study(config, tune=study_tuning(trials) if trials else None))
     return 0
+
+
+def _tune_trials(text: str) -> dict[str, int]:
+    if text.strip().lower() == "none":
+        return {}
+    trials = {}
+    for item in _names(text):
+        model, sep, n = item.partition("=")
+        if not sep or not n.strip().isdigit() or int(n) < 1:
+            raise ValueError(f"--tune takes MODEL=TRIALS,... (e.g. svm=30,melcnn=10) or none, got {item!r}")
+        model = model.strip()
+        if model not in BASELINES and model not in NET_NAMES:
+            raise ValueError(f"--tune: unknown model {model!r}; valid models are {sorted((*BASELINES, *NET_NAMES))}")
+        trials[model] = int(n)
+    return trials
 
 
 def _names(text: str) -> tuple[str, ...]:

@@ -1,7 +1,8 @@
 """`genre demo`: the main job on the embedded default, the generated FMA-shaped data set.
 
 Generates the music (`genre synth`), prepares it (`genre prepare --fma`), runs the whole study on
-it (`genre.study`: every baseline, every net on a short schedule) and writes the report. Every
+it (`genre.study`: every baseline, every net on a short schedule, short tuning studies) and writes
+the report. Every
 step resumes, so running the demo again finishes or reuses earlier work. `quick` shrinks
 everything (fewer, shorter clips, small images, one epoch) to check the whole path in a minute
 or two; its figures mean even less than the demo's.
@@ -38,6 +39,10 @@ QUICK_NETS = {
     "musicnn": {"fine_tune_epochs": "0"},
 }
 
+# The short tuning studies: trials per model, and settings fixed for their trials (a shorter schedule).
+DEMO_TUNING = ({"svm": 12, "melcnn": 3}, {"melcnn": {"max_epochs": "6"}})
+QUICK_TUNING = ({"svm": 3, "melcnn": 2}, {})
+
 
 @dataclass(frozen=True)
 class DemoConfig:
@@ -57,6 +62,9 @@ class DemoConfig:
     def clip_seconds(self) -> float:
         return self.seconds or (4.0 if self.quick else 10.0)
 
+    def tuning(self) -> tuple[dict[str, int], dict[str, dict[str, str]]]:
+        return QUICK_TUNING if self.quick else DEMO_TUNING
+
     def features(self) -> FeatureConfig:
         audio = AudioConfig(duration=self.clip_seconds)
         if not self.quick:
@@ -65,8 +73,9 @@ class DemoConfig:
         return FeatureConfig(kinds=FEATURE_KINDS, audio=audio, **small)
 
 
-def run_demo(config: DemoConfig, log=print):
-    """Returns the study's result; logs the data set's description and each model's line as it goes."""
+def run_demo(config: DemoConfig, log=print, tune=None):
+    """Returns the study's result; logs the data set's description and each model's line as it goes.
+    `tune`: the tuning step (`tuning.in_study.study_tuning(*config.tuning())`), handed in by the caller."""
     study = StudyConfig(
         data=prepare_demo_data(config, log),
         out=Path(config.out),
@@ -75,7 +84,7 @@ def run_demo(config: DemoConfig, log=print):
         seed=config.seed,
         progress=config.progress,
     )
-    return run_study(study, log)
+    return run_study(study, log, tune)
 
 
 def prepare_demo_data(config: DemoConfig, log=print) -> Path:

@@ -13,6 +13,7 @@ missing file fails the study in its first second, not after an hour of other mod
 
 from __future__ import annotations
 
+import dataclasses
 import shutil
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -120,8 +121,8 @@ def plan_study(config: StudyConfig, stored_shape: Callable[[str], tuple[int, ...
 def run_study(
     config: StudyConfig, log: Log = print, tune: Callable[[StudyConfig, Log], list[Path]] | None = None
 ) -> StudyResult:
-    """Runs every model of the study, then `tune` (a tuning step, returning its refit runs) if given,
-    then the report over all of them."""
+    """Runs every model of the study, then `tune` (a tuning step, returning its refit runs; `genre`
+    never imports `tuning`, so the caller hands it in) if given, then the report over all of them."""
     from genre.baselines.fit import default_baseline_config, fit_baseline
     from genre.data.manifest import read_manifest
     from genre.report import build_report
@@ -155,7 +156,7 @@ def run_study(
         log(_line(i, jobs, run))
         runs.append(run)
     if tune is not None:
-        runs += tune(config, log)
+        runs += tune(dataclasses.replace(config, nets=tuple(plan.net_configs)), log)  # only the nets that ran
     report = build_report(runs, Path(config.out) / "report", not_run=plan.not_run)
     return StudyResult(runs=runs, not_run=plan.not_run, report=report)
 

@@ -24,6 +24,9 @@ def test_demo_quick_runs_the_whole_study(tmp_path, capsys, monkeypatch):
         metrics = json.loads((out / "runs" / name / "metrics.json").read_text())
         assert metrics["model"] == name and 0 <= metrics["test"]["accuracy"] <= 1
         assert f"| {name} |" in printed or f"| {name} (from scratch) |" in printed
+    for tuned in ("svm", "melcnn"):  # the short tuning studies' refits join the report
+        assert f"| {tuned} (tuned) |" in printed or f"| {tuned} (tuned), " in printed
+        assert json.loads((out / "runs" / f"tune-{tuned}" / "refit" / "metrics.json").read_text())["tuning"]
     assert (out / "report" / "index.html").is_file() and (out / "report" / "figures" / "per-genre-f1.png").is_file()
     # Again: every step finds its work done; nothing is retrained.
     stamps = {p: p.stat().st_mtime_ns for p in (out / "runs").glob("*/metrics.json")}

@@ -67,6 +67,9 @@ def write_figures(study: optuna.Study, directory: Path) -> list[Path]:
         with warnings.catch_warnings():
             # optuna.visualization.matplotlib is marked experimental; its figures are what we want.
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            # With a handful of trials the importance evaluator says its estimates are all equal; the
+            # figure then shows exactly that, so the notice adds nothing.
+            warnings.filterwarnings("ignore", "Target and region quantiles select the same set", UserWarning)
             try:
                 axes = plot(study)
             except (ValueError, RuntimeError) as err:  # e.g. importances when no parameter varied

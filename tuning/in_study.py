@@ -1,0 +1,59 @@
+"""Short tuning studies as a step of `genre demo` and `genre study` (`genre.study.run_study`'s `tune`).
+
+Each listed model gets a study of a few trials in `OUT/runs/tune-<model>/`, with the study's own
+settings for that model fixed (schedule, sizes) and the rest of its search space searched; the best
+configuration is re-trained (`refit/`), scored once on test, and joins the report as "(tuned)".
+Studies resume like any `genre tune`, so a rerun of the study reuses finished trials and refits.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from genre.baselines import BASELINES
+from genre.study import Log, StudyConfig
+from tuning.config import TuneConfig
+from tuning.run import run_study
+
+
+def study_tuning(
+    trials: dict[str, int], settings: dict[str, dict[str, str]] | None = None
+) -> Callable[[StudyConfig, Log], list[Path]]:
+    """A `tune` step for `run_study`: `trials[model]` trials for each model, refit runs returned.
+
+    `settings[model]` fixes more of that model's settings for its trials and refit (e.g. a shorter
+    schedule than the study's own)."""
+    settings = settings or {}
+
+    def tune(study: StudyConfig, log: Log) -> list[Path]:
+        runs = []
+        for model, n in trials.items():
+            if model not in BASELINES and model not in study.nets:
+                continue  # a net the study left out (e.g. its weights are missing) is not tuned either
+            fixed = {"seed": str(study.seed)}
+            if model not in BASELINES:
+                fixed |= {"progress": "false"} | study.net_settings.get("*", {}) | study.net_settings.get(model, {})
+            fixed |= settings.get(model, {})
+            config = TuneConfig(
+                model=model,
+                data=study.data,
+                trials=n,
+                study_dir=Path(study.out) / "runs" / f"tune-{model}",
+                overrides=fixed,
+                refit=True,
+                prune_startup_trials=max(1, n // 2),
+                seed=study.seed,
+            )
+            result = run_study(config)
+            if result.refit_run_dir is None:
+                log(f"tuning {model}: no finished trial to refit ({result.counts}); left out of the report")
+                continue
+            log(
+                f"tuned {model}: {n} trials ({result.counts['pruned']} pruned), best validation accuracy "
+                f"{result.best_value:.1%}, refit test accuracy {result.refit_metrics['test']['accuracy']:.1%}"
+            )
+            runs.append(result.refit_run_dir)
+        return runs
+
+    return tune
