@@ -50,7 +50,7 @@ def test_the_best_config_retrains_to_the_same_validation_metric(net_study, tmp_p
 
 
 def running_trial(config, worker: int | None = None, timeout: float = 180.0):
-    """The first trial running in `config`'s study (run by process `worker`, if given), once there is one."""
+    """The first trial training in `config`'s study (run by process `worker`, if given), once there is one."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         time.sleep(0.1)
@@ -62,7 +62,9 @@ def running_trial(config, worker: int | None = None, timeout: float = 180.0):
             except KeyError:  # the study is not created yet
                 continue
             for trial in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,)):
-                if worker is None or trial.user_attrs.get("worker", "").endswith(f":{worker}"):
+                # "worker" is set once every parameter is: the trial is training, not still being suggested.
+                owner = trial.user_attrs.get("worker")
+                if owner and (worker is None or owner.endswith(f":{worker}")):
                     return trial
     raise AssertionError(f"no trial started within {timeout} s")
 
