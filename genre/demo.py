@@ -26,9 +26,9 @@ from genre.synth.dataset import SynthConfig, write_synthetic_fma
 # width 0.35: the full width learns nothing in the few epochs a demo affords.
 DEMO_NETS = {
     "*": {"tensorboard": "false"},
-    "conv1d": {"max_epochs": "4"},
+    "conv1d": {"max_epochs": "3"},
     "melcnn": {"max_epochs": "15"},
-    "mobilenet": {"max_epochs": "8", "weights": "none", "alpha": "0.35", "fine_tune_epochs": "0"},
+    "mobilenet": {"max_epochs": "6", "weights": "none", "alpha": "0.35", "fine_tune_epochs": "0"},
     "musicnn": {"max_epochs": "2", "fine_tune_epochs": "0"},
 }
 QUICK_NETS = {
@@ -40,7 +40,7 @@ QUICK_NETS = {
 }
 
 # The short tuning studies: trials per model, and settings fixed for their trials (a shorter schedule).
-DEMO_TUNING = ({"svm": 12, "melcnn": 3}, {"melcnn": {"max_epochs": "6"}})
+DEMO_TUNING = ({"svm": 12, "melcnn": 3}, {"melcnn": {"max_epochs": "5"}})
 QUICK_TUNING = ({"svm": 3, "melcnn": 2}, {})
 
 

@@ -27,6 +27,17 @@ def study_tuning(
     settings = settings or {}
 
     def tune(study: StudyConfig, log: Log) -> list[Path]:
+        import optuna
+
+        # One line per study below says what happened; Optuna's line per trial would bury it.
+        verbosity = optuna.logging.get_verbosity()
+        optuna.logging.set_verbosity(optuna.logging.WARNING)
+        try:
+            return _tune_each(study, log)
+        finally:
+            optuna.logging.set_verbosity(verbosity)
+
+    def _tune_each(study: StudyConfig, log: Log) -> list[Path]:
         runs = []
         for model, n in trials.items():
             if model not in BASELINES and model not in study.nets:
