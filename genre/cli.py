@@ -201,6 +201,7 @@ def _common(sub: argparse.ArgumentParser) -> None:
 
 def _run_demo(args) -> int:
     from genre.demo import DemoConfig, run_demo
+    from tuning.in_study import study_tuning  # tuning imports genre; only the command joins them
 
     config = DemoConfig(
         out=args.out,
@@ -211,8 +212,6 @@ def _run_demo(args) -> int:
         workers=args.workers,
         progress=not args.quiet,
     )
-    from tuning.in_study import study_tuning  # tuning imports genre; only the command joins them
-
     _print_study(run_demo(config, tune=study_tuning(*config.tuning())))
     return 0
 
@@ -223,6 +222,7 @@ def _run_study(args) -> int:
     from genre.data.folders import load_folder_catalog
     from genre.data.prepare import PrepareConfig, prepare
     from genre.study import StudyConfig, plan_study, run_study
+    from tuning.in_study import study_tuning  # tuning imports genre; only the command joins them
 
     net_settings: dict[str, dict[str, str]] = {}
     if args.max_epochs is not None:
@@ -248,8 +248,6 @@ def _run_study(args) -> int:
         catalog = load_folder_catalog(args.folders, seed=args.seed)
     prepare_config = PrepareConfig(features=features, seed=args.seed, workers=args.workers, progress=not args.quiet)
     prepare(catalog, config.data, prepare_config)
-    from tuning.in_study import study_tuning  # tuning imports genre; only the command joins them
-
     _print_study(run_study(config, tune=study_tuning(trials) if trials else None))
     return 0
 
