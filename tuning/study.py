@@ -60,10 +60,12 @@ def storage(config: TuneConfig) -> RDBStorage:
                     grace_period=config.grace_period or 2 * config.heartbeat_interval,
                     heartbeat_stale_trial_callback=RetryHeartbeatStaleTrialCallback(max_retry=config.max_retry),
                 )
-        except (sqlalchemy.exc.IntegrityError, sqlalchemy.exc.ProgrammingError):
+        except (sqlalchemy.exc.IntegrityError, sqlalchemy.exc.ProgrammingError, sqlalchemy.exc.OperationalError) as err:
             # Workers started together on an empty database all create Optuna's tables; on PostgreSQL
-            # all but one fail (e.g. CREATE TYPE studydirection). The tables exist then: try again.
-            if attempt == CREATE_ATTEMPTS - 1:
+            # all but one fail (e.g. CREATE TYPE studydirection), on SQLite with "table ... already
+            # exists". The tables exist then: try again.
+            creating = not isinstance(err, sqlalchemy.exc.OperationalError) or "already exists" in str(err)
+            if not creating or attempt == CREATE_ATTEMPTS - 1:
                 raise
             time.sleep(0.5 * (attempt + 1))
     raise AssertionError("unreachable")
