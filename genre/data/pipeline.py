@@ -6,10 +6,9 @@ seeded), conversion to float32, batch, prefetch, and a known cardinality so `mod
 its epoch length. `make_epochs` gives training epochs whose order depends only on the seed and
 the epoch number (exact resumption). `load_arrays` gives a split as NumPy arrays for scikit-learn.
 
-Model inputs: `raw` windows are float32 `(window_length, 1)` in [-1, 1] (or `(windows,
-window_length, 1)` per clip); `mel` images float32 `(n_mels, frames, 1)` in [0, 1];
-`handcrafted` vectors float32 `(dim,)`; `musicnn` patches float32 `(187, 96)` (or `(patches, 187, 96)`
-per clip). Labels are int32 indices into the manifest's `genres`.
+Model inputs are float32, converted from the stored form by the kind itself
+(`FeatureKind.to_input`, the conversion `predict` uses too); labels are int32 indices into the
+manifest's `genres`.
 
 Shards are checked against the manifest's SHA-256 before reading, so a corrupt or changed
 file is an error naming it, never a silently shorter epoch.
@@ -21,13 +20,14 @@ from pathlib import Path
 
 import numpy as np
 
+from genre.data.features import get_kind
 from genre.data.manifest import Manifest, ManifestError, read_manifest, sha256_file
 from genre.data.records import parse_function
 
+# For kinds stored as several model inputs per clip (`FeatureKind.windowed`: raw windows, musicnn
+# patches), "flat" makes each one a training example; "clip" keeps a clip's together (clip score =
+# mean over them).
 WINDOW_MODES = ("flat", "clip")
-# Kinds stored as several model inputs per clip: raw windows, musicnn patches. "flat" makes each one a
-# training example; "clip" keeps a clip's together (clip score = mean over them).
-WINDOWED_KINDS = ("raw", "musicnn")
 
 
 def make_dataset(
@@ -151,7 +151,7 @@ def _examples(data_dir, split, kind, windows, cache, verify, manifest, file_shuf
     ds = ds.apply(tf.data.experimental.assert_cardinality(clips))
     if cache:
         ds = ds.cache()
-    if kind in WINDOWED_KINDS and windows == "flat":
+    if get_kind(kind).windowed and windows == "flat":
         n_windows = shape[0]
         ds = ds.map(
             lambda x, y, t: (x, tf.repeat(y, n_windows), tf.repeat(t, n_windows)),
@@ -162,7 +162,13 @@ def _examples(data_dir, split, kind, windows, cache, verify, manifest, file_shuf
 
 
 def _finish(kind: str, with_track_id: bool):
-    to_float = _to_float(kind)
+    import tensorflow as tf
+
+    feature_kind = get_kind(kind)
+
+    def to_float(x):
+        return feature_kind.to_input(x, cast=lambda v: tf.cast(v, tf.float32))
+
     if with_track_id:
         return lambda x, y, t: (to_float(x), y, t)
     return lambda x, y, t: (to_float(x), y)
@@ -222,20 +228,4 @@ def model_input_shape(manifest: Manifest, kind: str, windows: str = "flat") -> t
 
 def example_shape(kind: str, stored: tuple[int, ...], windows: str) -> tuple[int, ...]:
     """The shape of one example `x` of a kind stored as `stored` (without the batch axis)."""
-    if kind == "raw":
-        return (stored[1], 1) if windows == "flat" else (stored[0], stored[1], 1)
-    if kind == "musicnn":
-        return tuple(stored[1:]) if windows == "flat" else tuple(stored)
-    if kind == "mel":
-        return (*stored, 1)
-    return stored
-
-
-def _to_float(kind: str):
-    import tensorflow as tf
-
-    if kind == "raw":
-        return lambda x: tf.cast(x, tf.float32)[..., None] / 32768.0
-    if kind == "mel":
-        return lambda x: tf.cast(x, tf.float32)[..., None] / 255.0
-    return lambda x: x
+    return get_kind(kind).example_shape(stored, windows)

@@ -1,9 +1,8 @@
 """The TFRecord format of prepared shards: one `tf.train.Example` per clip and feature kind.
 
 Every record holds `track_id` (int64), `label` (int64), `seconds` (float, decoded length before
-padding) and the feature under its kind's name: int16/uint8 arrays and float32 musicnn patches as
-raw little-endian bytes, float32 handcrafted vectors as a float list. Shapes and dtypes live in the
-manifest, not in the records.
+padding) and the feature under its kind's name, as little-endian raw bytes of the kind's stored dtype or as a
+float list where the kind says so (`FeatureKind.float_list`). Shapes live in the manifest.
 TensorFlow is imported where a record is built or parsed, never at import.
 """
 
@@ -11,16 +10,18 @@ from __future__ import annotations
 
 import numpy as np
 
-STORED_DTYPES = {"raw": np.int16, "mel": np.uint8, "handcrafted": np.float32, "musicnn": np.float32}
+from genre.data.features import get_kind
 
 
 def encode_example(kind: str, value: np.ndarray, *, track_id: int, label: int, seconds: float) -> bytes:
     import tensorflow as tf
 
-    expected = STORED_DTYPES[kind]
-    if value.dtype != expected:
-        raise TypeError(f"{kind} feature of track {track_id} has dtype {value.dtype}, expected {np.dtype(expected)}")
-    if kind == "handcrafted":
+    spec = get_kind(kind)
+    if value.dtype != spec.stored_dtype:
+        raise TypeError(
+            f"{kind} feature of track {track_id} has dtype {value.dtype}, expected {np.dtype(spec.stored_dtype)}"
+        )
+    if spec.float_list:
         feature = tf.train.Feature(float_list=tf.train.FloatList(value=value.ravel().tolist()))
     else:
         data = np.ascontiguousarray(value).astype(value.dtype.newbyteorder("<"), copy=False).tobytes()
@@ -43,8 +44,9 @@ def parse_function(kind: str, shape: tuple[int, ...]):
     """A tf function: serialized Example -> (stored feature of `shape`, label, track_id)."""
     import tensorflow as tf
 
+    feature_kind = get_kind(kind)
     size = int(np.prod(shape))
-    if kind == "handcrafted":
+    if feature_kind.float_list:
         value_spec = tf.io.FixedLenFeature([size], tf.float32)
     else:
         value_spec = tf.io.FixedLenFeature([], tf.string)
@@ -53,7 +55,7 @@ def parse_function(kind: str, shape: tuple[int, ...]):
         "label": tf.io.FixedLenFeature([], tf.int64),
         kind: value_spec,
     }
-    tf_dtype = {"raw": tf.int16, "mel": tf.uint8, "musicnn": tf.float32}.get(kind)
+    tf_dtype = None if feature_kind.float_list else tf.as_dtype(feature_kind.stored_dtype)
 
     def parse(serialized):
         parsed = tf.io.parse_single_example(serialized, spec)

@@ -9,7 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from genre.data import Manifest, make_dataset, make_epochs, model_input_shape, read_manifest
-from genre.data.pipeline import WINDOWED_KINDS, shard_entries, verify_shards
+from genre.data.features import get_kind
+from genre.data.pipeline import shard_entries, verify_shards
 from genre.train.config import DataConfig
 
 
@@ -49,7 +50,7 @@ class DataModule:
 
     @property
     def _flat_windows(self) -> bool:
-        return self.kind in WINDOWED_KINDS and self.windows == "flat"
+        return get_kind(self.kind).windowed and self.windows == "flat"
 
     def train_epochs(self, first_epoch: int, epochs: int, limit_batches: int | None = None, exact_batches=False):
         """exact_batches: drop a last partial batch (data parallelism splits whole batches)."""

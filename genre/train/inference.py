@@ -6,7 +6,6 @@ probabilities; `genre.evaluate` turns scores into metrics.
 
 from __future__ import annotations
 
-import dataclasses
 import time
 from pathlib import Path
 
@@ -45,10 +44,9 @@ def predict_file(model, path: str | Path, manifest, kind: str) -> np.ndarray:
     segments' (and their windows') probabilities are averaged.
     """
     from genre.data.audio import Clip, load_audio
-    from genre.data.features import compute_features, decode_mel, decode_raw, feature_config_from_manifest
+    from genre.data.features import compute_features, feature_config_from_manifest, to_model_input
 
-    features = feature_config_from_manifest(manifest)
-    features = dataclasses.replace(features, kinds=(kind,))
+    features = feature_config_from_manifest(manifest).with_kinds((kind,))
     audio = features.audio
     valid = load_audio(path, audio, max_seconds=24 * 3600.0)  # a whole file, up to a day
     segments = max(1, -(-len(valid) // audio.samples))
@@ -60,12 +58,7 @@ def predict_file(model, path: str | Path, manifest, kind: str) -> np.ndarray:
         signal = np.zeros(audio.samples, np.float32)
         signal[: len(piece)] = piece
         stored = compute_features(Clip(signal, len(piece) / audio.sample_rate, len(piece)), features)[kind]
-        if kind == "raw":
-            x = decode_raw(stored)[None, :, :, None]
-        elif kind == "mel":
-            x = decode_mel(stored)[None, :, :, None]
-        else:
-            x = stored[None]
+        x = to_model_input(kind, stored)[None]
         probabilities = predict_windows(model, x)
         scores.append(probabilities.reshape(-1, probabilities.shape[-1]))
     return np.concatenate(scores).mean(axis=0)

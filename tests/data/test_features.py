@@ -10,13 +10,10 @@ from genre.data.features import (
     FeatureConfig,
     RawConfig,
     compute_features,
-    decode_mel,
-    decode_raw,
     handcrafted_names,
-    spectral_shape,
-    summary_stats,
-    zero_crossing_rate,
+    to_model_input,
 )
+from genre.data.features.handcrafted import spectral_shape, summary_stats, zero_crossing_rate
 
 SR = 22050
 
@@ -37,7 +34,7 @@ def test_shapes_and_stored_dtypes():
     features = compute_features(_clip(_sine(440, 4.0)), CONFIG)
     assert features["raw"].shape == (4, 1000) and features["raw"].dtype == np.int16
     assert features["mel"].shape == (224, 224) and features["mel"].dtype == np.uint8
-    names = handcrafted_names(CONFIG.handcrafted)
+    names = handcrafted_names(CONFIG.of("handcrafted"))
     assert features["handcrafted"].shape == (len(names),) and features["handcrafted"].dtype == np.float32
     assert len(names) == len(set(names)) == (20 + 12 + 6 + 7 + 5) * 7 + 1
     assert np.isfinite(features["handcrafted"]).all()
@@ -47,15 +44,15 @@ def test_shapes_and_stored_dtypes():
 
 def test_raw_windows_are_evenly_spread_and_the_first_starts_at_zero():
     signal = np.linspace(-0.9, 0.9, 4 * SR, dtype=np.float32)
-    windows = decode_raw(compute_features(_clip(signal), CONFIG)["raw"])
+    windows = to_model_input("raw", compute_features(_clip(signal), CONFIG)["raw"])[..., 0]
     starts = np.linspace(0, len(signal) - 1000, 4).round().astype(int)
     for window, start in zip(windows, starts, strict=True):
         np.testing.assert_allclose(window, signal[start : start + 1000], atol=1 / 32768)
 
 
 def test_mel_image_is_bright_where_the_tone_is():
-    low = decode_mel(compute_features(_clip(_sine(200, 4.0)), CONFIG)["mel"])
-    high = decode_mel(compute_features(_clip(_sine(4000, 4.0)), CONFIG)["mel"])
+    low = to_model_input("mel", compute_features(_clip(_sine(200, 4.0)), CONFIG)["mel"])[..., 0]
+    high = to_model_input("mel", compute_features(_clip(_sine(4000, 4.0)), CONFIG)["mel"])[..., 0]
     assert low.min() >= 0 and low.max() == 1.0
     assert low.mean(axis=1).argmax() < high.mean(axis=1).argmax()
     assert high.mean(axis=1).argmax() > 100  # 4 kHz sits high among 224 Mel bands up to 11 kHz
@@ -64,21 +61,21 @@ def test_mel_image_is_bright_where_the_tone_is():
 def test_mel_time_axis_follows_the_music():
     # Silence then a tone: the left of the image is dark, the right bright.
     signal = np.concatenate([np.zeros(2 * SR, np.float32) + 1e-4, _sine(1000, 2.0)])
-    image = decode_mel(compute_features(_clip(signal), CONFIG)["mel"])
+    image = to_model_input("mel", compute_features(_clip(signal), CONFIG)["mel"])[..., 0]
     assert image[:, :100].mean() < 0.2 < 0.5 < image[:, 124:].max()
 
 
 def test_padding_never_enters_the_handcrafted_statistics():
     music = _sine(330, 2.0) + 0.1 * np.random.default_rng(0).standard_normal(2 * SR).astype(np.float32)
     padded = np.concatenate([music, np.zeros(2 * SR, np.float32)])
-    two_seconds = FeatureConfig(audio=AudioConfig(duration=2.0), raw=CONFIG.raw)
+    two_seconds = FeatureConfig(audio=AudioConfig(duration=2.0), raw=CONFIG.of("raw"))
     from_padded = compute_features(_clip(padded, valid=2 * SR), CONFIG)["handcrafted"]
     from_music_alone = compute_features(_clip(music), two_seconds)["handcrafted"]
     np.testing.assert_allclose(from_padded, from_music_alone, rtol=1e-4, atol=1e-4)
 
 
 def test_handcrafted_distinguishes_bright_from_dark():
-    names = handcrafted_names(CONFIG.handcrafted)
+    names = handcrafted_names(CONFIG.of("handcrafted"))
     centroid = names.index("centroid_mean")
     dark = compute_features(_clip(_sine(200, 4.0)), CONFIG)["handcrafted"][centroid]
     bright = compute_features(_clip(_sine(4000, 4.0)), CONFIG)["handcrafted"][centroid]
@@ -113,7 +110,7 @@ def test_spectral_shape_matches_librosa():
 def test_chroma_matches_librosa():
     import librosa
 
-    from genre.data.features import _chroma_basis
+    from genre.data.features.handcrafted import _chroma_basis
 
     power = np.abs(librosa.stft(_sine(440, 2.0), n_fft=2048, hop_length=512)) ** 2
     ours = librosa.util.normalize(_chroma_basis(SR, 2048) @ power, norm=np.inf, axis=-2)

@@ -9,7 +9,7 @@ import pytest
 from threadpoolctl import threadpool_limits
 
 from genre.data.audio import load_clip
-from genre.data.features import compute_features, decode_mel, decode_raw
+from genre.data.features import compute_features, to_model_input
 from genre.data.fma import load_fma_catalog
 from genre.data.manifest import ManifestError, read_manifest
 from genre.data.pipeline import load_arrays, make_dataset, model_input_shape
@@ -28,7 +28,7 @@ def test_every_feature_round_trips_through_tfrecords(prepared, synth_root, kind)
         assert manifest.genres[y[i]] == row["genre"]
         with threadpool_limits(1):  # prepare's arithmetic: one BLAS thread
             stored = compute_features(load_clip(row["path"], config.audio), config)[kind]
-        expected = {"raw": decode_raw, "mel": decode_mel, "handcrafted": lambda v: v}[kind](stored)
+        expected = to_model_input(kind, stored)
         np.testing.assert_array_equal(x[i].reshape(expected.shape), expected)
 
 
