@@ -1,4 +1,9 @@
-"""The `genre` command: parses arguments, builds a config, calls one library function. No logic here."""
+"""The `genre` command: parses arguments, builds a config, calls one library function.
+
+Commands of other packages join through the `genre.commands` entry point group (a function given the
+sub-command parsers), and the study's tuning step through `genre.study_steps`: that is how `tuning`
+adds `genre tune` without `genre` importing it.
+"""
 
 from __future__ import annotations
 
@@ -10,11 +15,14 @@ from pathlib import Path
 
 from genre import __version__
 from genre.baselines import BASELINES
+from genre.models import MODELS
 from genre.study import NETS
 from genre.train import TrainingDiverged
 
 BASELINE_NAMES = tuple(BASELINES)
 NET_NAMES = NETS
+COMMANDS_GROUP = "genre.commands"
+STUDY_STEPS_GROUP = "genre.study_steps"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -105,7 +113,7 @@ def build_parser() -> argparse.ArgumentParser:
     prep.set_defaults(handler=_run_prepare)
 
     fit = commands.add_parser("fit", help="train a model, then evaluate its best checkpoint on the test split")
-    fit.add_argument("--model", required=True, help="conv1d, mobilenet, melcnn or musicnn")
+    fit.add_argument("--model", required=True, help=f"the net to train: {', '.join(MODELS)}")
     fit.add_argument("--data", type=Path, help="a prepared data set (genre prepare)")
     fit.add_argument("--config", type=Path, help="a TOML file of settings (plain names, tables optional)")
     fit.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override one setting")
@@ -117,30 +125,8 @@ def build_parser() -> argparse.ArgumentParser:
     fit.add_argument("--resume", action="store_true", help="continue the run in --run-dir where it stopped")
     fit.set_defaults(handler=_run_fit)
 
-    tune = commands.add_parser("tune", help="tune a model's settings on the validation split with Optuna")
-    tune.add_argument("--model", required=True, help="a net (conv1d, mobilenet, melcnn) or a classic baseline")
-    tune.add_argument("--data", type=Path, help="a prepared data set (genre prepare)")
-    tune.add_argument("--trials", type=int, required=True, help="finished trials in total, over every worker")
-    tune.add_argument("--timeout", type=float, help="seconds this worker starts new trials for")
-    tune.add_argument("--study", help="study name (default: tune-<model>); workers with the same name join it")
-    tune.add_argument("--storage", help="Optuna storage URL, e.g. postgresql://... (default: SQLite in the study dir)")
-    tune.add_argument("--sampler", default="tpe", choices=("tpe", "random", "cmaes"))
-    tune.add_argument("--pruner", default="median", choices=("median", "hyperband", "none"))
-    tune.add_argument("--metric", default="accuracy", choices=("accuracy", "macro_f1"), help="validation metric")
-    tune.add_argument("--n-jobs", type=int, default=1, help="worker processes on this machine")
-    tune.add_argument("--run-dir", type=Path, help="the study directory (default: runs/<study>)")
-    tune.add_argument("--config", type=Path, help="TOML settings; its [search_space] table changes the space")
-    tune.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override one setting")
-    tune.add_argument("--refit", action="store_true", help="re-train the best config, evaluate it on test")
-    tune.add_argument("--no-figures", action="store_true", help="write no study figures")
-    tune.add_argument("--prune-startup-trials", type=int, default=5, help="median pruner: finished trials first")
-    tune.add_argument("--prune-warmup-epochs", type=int, default=1, help="median pruner: epochs before pruning")
-    tune.add_argument("--heartbeat", type=int, default=30, help="seconds between a trial's heartbeats")
-    tune.add_argument("--seed", type=int, default=0, help="the sampler's seed")
-    tune.set_defaults(handler=_run_tune)
-
     baseline = commands.add_parser("baseline", help="fit a classic model on per-clip features, evaluate it")
-    baseline.add_argument("--model", required=True, help="logreg, knn, nb, svm or hgb")
+    baseline.add_argument("--model", required=True, help=f"the classic model to fit: {', '.join(BASELINE_NAMES)}")
     baseline.add_argument("--data", type=Path, help="a prepared data set (genre prepare)")
     baseline.add_argument(
         "--features",
@@ -190,7 +176,24 @@ def build_parser() -> argparse.ArgumentParser:
     info.add_argument("data", type=Path)
     info.add_argument("--json", action="store_true", help="print the manifest itself")
     info.set_defaults(handler=_run_info)
+    for entry in _entry_points(COMMANDS_GROUP).values():
+        entry.load()(commands)
     return parser
+
+
+def _entry_points(group: str) -> dict:
+    from importlib.metadata import entry_points
+
+    return {entry.name: entry for entry in entry_points(group=group)}
+
+
+def _tuning_step(*args):
+    """The `tune` study step an installed package provides (`tuning`), built with `args`; None when
+    there is none and nothing is asked of it."""
+    steps = _entry_points(STUDY_STEPS_GROUP)
+    if "tune" not in steps:
+        raise ValueError(f"no tuning step is installed (entry point group {STUDY_STEPS_GROUP!r}); pass --tune none")
+    return steps["tune"].load()(*args)
 
 
 def _common(sub: argparse.ArgumentParser) -> None:
@@ -201,7 +204,6 @@ def _common(sub: argparse.ArgumentParser) -> None:
 
 def _run_demo(args) -> int:
     from genre.demo import DemoConfig, run_demo
-    from tuning.in_study import study_tuning  # tuning imports genre; only the command joins them
 
     config = DemoConfig(
         out=args.out,
@@ -212,7 +214,7 @@ def _run_demo(args) -> int:
         workers=args.workers,
         progress=not args.quiet,
     )
-    _print_study(run_demo(config, tune=study_tuning(*config.tuning())))
+    _print_study(run_demo(config, tune=_tuning_step(*config.tuning())))
     return 0
 
 
@@ -222,7 +224,6 @@ def _run_study(args) -> int:
     from genre.data.folders import load_folder_catalog
     from genre.data.prepare import PrepareConfig, prepare
     from genre.study import StudyConfig, plan_study, run_study
-    from tuning.in_study import study_tuning  # tuning imports genre; only the command joins them
 
     net_settings: dict[str, dict[str, str]] = {}
     if args.max_epochs is not None:
@@ -248,7 +249,7 @@ def _run_study(args) -> int:
         catalog = load_folder_catalog(args.folders, seed=args.seed)
     prepare_config = PrepareConfig(features=features, seed=args.seed, workers=args.workers, progress=not args.quiet)
     prepare(catalog, config.data, prepare_config)
-    _print_study(run_study(config, tune=study_tuning(trials) if trials else None))
+    _print_study(run_study(config, tune=_tuning_step(trials) if trials else None))
     return 0
 
 
@@ -387,51 +388,6 @@ def _metrics_summary(metrics: dict, run_dir: Path) -> str:
     return "\n".join(lines)
 
 
-def _run_tune(args) -> int:
-    # tuning/ imports genre, never the reverse: the command loads it only when it runs.
-    from genre.train.config import parse_set_arguments
-    from tuning import TuneConfig, run_study
-
-    config = TuneConfig(
-        model=args.model,
-        data=args.data,
-        trials=args.trials,
-        timeout=args.timeout,
-        study=args.study,
-        storage=args.storage,
-        sampler=args.sampler,
-        pruner=args.pruner,
-        metric=args.metric,
-        n_jobs=args.n_jobs,
-        study_dir=args.run_dir,
-        config=args.config,
-        overrides=parse_set_arguments(args.set),
-        refit=args.refit,
-        figures=not args.no_figures,
-        heartbeat_interval=args.heartbeat,
-        prune_startup_trials=args.prune_startup_trials,
-        prune_warmup_epochs=args.prune_warmup_epochs,
-        seed=args.seed,
-    )
-    result = run_study(config)
-    c = result.counts
-    lines = [
-        f"study {result.study} ({result.storage}): {c['complete']} complete, {c['pruned']} pruned, "
-        f"{c['failed']} failed" + ("" if result.done else f"; not done ({config.trials} wanted), run again to resume")
-    ]
-    if result.best_value is not None:
-        lines.append(f"best: trial {result.best_trial}, validation {result.metric} {result.best_value:.4f}")
-        lines.append(f"best config: {result.best_config}")
-    if result.refit_metrics is not None:
-        m = result.refit_metrics
-        lines.append(
-            f"refit {result.refit_run_dir}: val {result.metric} {m['val'][result.metric]:.4f}, "
-            f"test {result.metric} {m['test'][result.metric]:.4f}"
-        )
-    print("\n".join(lines))
-    return 0
-
-
 def _run_report(args) -> int:
     from genre.report import build_report
 
@@ -442,20 +398,16 @@ def _run_report(args) -> int:
 
 
 def _run_test(args) -> int:
-    from genre.baselines.fit import evaluate_baseline
-    from genre.train import run_dir as rd
-    from genre.train.fit import evaluate_run
+    from genre.estimators import estimator_of_run
 
-    is_baseline = rd.read_json(args.run / rd.CONFIG).get("kind") == "baseline"
-    metrics = (evaluate_baseline if is_baseline else evaluate_run)(args.run, args.split)
-    print(json.dumps(metrics, indent=1))
+    print(json.dumps(estimator_of_run(args.run).evaluate(args.run, args.split), indent=1))
     return 0
 
 
 def _run_predict(args) -> int:
-    from genre.train.fit import predict_paths
+    from genre.estimators import estimator_of_run
 
-    results = predict_paths(args.run, args.files, top=args.top)
+    results = estimator_of_run(args.run).predict(args.run, args.files, top=args.top)
     for result in results:
         if args.json:
             print(json.dumps(result))

@@ -2,12 +2,20 @@
 
 Nets that see several windows of a clip are scored twice: per window, and per clip by averaging
 the windows' probabilities (`aggregate_clips`). Baselines and single-image nets have one example
-per clip, so both scores coincide. Everything here is NumPy and scikit-learn: no backend.
+per clip, so both scores coincide. `score_splits` is the one loop that scores a model on its
+splits, for nets and baselines alike, and `RunMetrics` the one record of a run's results
+(`metrics.json`). Everything here is NumPy and scikit-learn: no backend.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
 import numpy as np
+
+# metrics.json's key for each split's metrics.
+SPLIT_KEYS = {"train": "train", "validation": "val", "test": "test"}
 
 
 def classification_metrics(labels: np.ndarray, predicted: np.ndarray, genres: list[str]) -> dict:
@@ -49,3 +57,69 @@ def score_split(probabilities: np.ndarray, labels: np.ndarray, genres: list[str]
         metrics["window_accuracy"] = float(np.mean(window_predicted == np.repeat(labels, windows)))
         metrics["windows_per_clip"] = int(windows)
     return metrics
+
+
+def score_splits(
+    predict: Callable[[str], tuple[np.ndarray, np.ndarray, float]], splits, genres: list[str]
+) -> tuple[dict[str, dict], float]:
+    """Scores a model on each split: `predict(split)` gives its (clips[, windows], classes)
+    probabilities, the labels, and the seconds spent in the model. Returns metrics by metrics.json
+    key, and the model's mean seconds per clip over all splits."""
+    out, seconds, clips = {}, 0.0, 0
+    for split in splits:
+        probabilities, labels, spent = predict(split)
+        seconds += spent
+        clips += len(labels)
+        out[SPLIT_KEYS[split]] = score_split(probabilities, labels, genres)
+    return out, seconds / max(clips, 1)
+
+
+def one_hot(predicted: np.ndarray, classes: int) -> np.ndarray:
+    """Class labels as probabilities, for models that only give a label."""
+    return np.eye(classes, dtype=np.float32)[np.asarray(predicted, dtype=int)]
+
+
+@dataclass
+class RunMetrics:
+    """What a finished run records in `metrics.json`, the same fields for every kind of model.
+
+    checkpoint: the chosen model file, relative to the run directory (None: nothing kept).
+    checkpoint_sha256: recorded where the file is checked before every load (baselines).
+    splits: metrics by split key ("val", "test"), from `score_split`.
+    """
+
+    model: str
+    backend: str
+    features: str
+    data: dict
+    epochs: int | None
+    stopped_early: bool
+    train_seconds: float
+    checkpoint: str | None
+    splits: dict[str, dict]
+    inference_seconds_per_clip: float
+    checkpoint_sha256: str | None = None
+    fast_dev_run: bool = False
+    extra: dict = field(default_factory=dict)  # e.g. "tuning" on a study's refit
+
+    def to_dict(self) -> dict:
+        return {
+            "model": self.model,
+            "backend": self.backend,
+            "features": self.features,
+            "data": self.data,
+            "epochs": self.epochs,
+            "stopped_early": self.stopped_early,
+            "train_seconds": round(self.train_seconds, 3),
+            "checkpoint": self.checkpoint,
+            "checkpoint_sha256": self.checkpoint_sha256,
+            "fast_dev_run": self.fast_dev_run,
+            **self.splits,
+            "inference_seconds_per_clip": self.inference_seconds_per_clip,
+            **self.extra,
+        }
+
+
+def data_summary(path, manifest) -> dict:
+    """How metrics.json names the data a run read."""
+    return {"path": str(path), "synthetic": manifest.synthetic, "source": manifest.source}

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 
 from genre.baselines import BASELINES
 from genre.data.features import DEFAULT_KINDS
+from genre.run_dir import RunDir
 
 if TYPE_CHECKING:
     from genre.report import Report
@@ -139,7 +140,7 @@ def run_study(
     runs = []
     for i, (name, features, folder) in enumerate(baselines, start=1):
         run = runs_dir / folder
-        if not _finished(run):
+        if not RunDir(run).finished:
             shutil.rmtree(run, ignore_errors=True)  # a baseline refits in seconds; nothing to resume
             settings = {"data": str(config.data), "seed": str(config.seed), "features": features}
             fit_baseline(apply_overrides(default_baseline_config(name), settings), run)
@@ -147,8 +148,8 @@ def run_study(
         runs.append(run)
     for i, (name, net_config) in enumerate(plan.net_configs.items(), start=len(baselines) + 1):
         run = runs_dir / name
-        if not _finished(run):
-            resume = (run / "checkpoints" / "last" / "state.json").is_file()
+        if not RunDir(run).finished:
+            resume = RunDir(run).resumable()
             if not resume:
                 shutil.rmtree(run, ignore_errors=True)
             log(f"[{i}/{jobs}] {name}: {'resuming' if resume else 'training'} ...")
@@ -161,14 +162,8 @@ def run_study(
     return StudyResult(runs=runs, not_run=plan.not_run, report=report)
 
 
-def _finished(run: Path) -> bool:
-    return (run / "metrics.json").is_file()
-
-
 def _line(i: int, jobs: int, run: Path) -> str:
-    from genre.train import run_dir as rd
-
-    m = rd.read_json(run / rd.METRICS)
+    m = RunDir(run).metrics()
     return (
         f"[{i}/{jobs}] {m['model']} ({m['features']}): validation accuracy {m['val']['accuracy']:.1%}, "
         f"test accuracy {m['test']['accuracy']:.1%} ({m['train_seconds']:.1f} s training)"

@@ -35,28 +35,42 @@ class TuneConfig:
     refit: when the study is done, re-train the best configuration and evaluate it on the test split.
     """
 
-    model: str
-    data: Path | None = None
-    trials: int = 20
-    timeout: float | None = None
-    study: str | None = None
-    storage: str | None = None
-    sampler: str = "tpe"
-    pruner: str = "median"
-    n_jobs: int = 1
-    study_dir: Path | None = None
-    metric: str = "accuracy"
-    seed: int = 0
-    config: Path | None = None
-    overrides: dict[str, Any] = field(default_factory=dict)
-    refit: bool = False
-    figures: bool = True
-    heartbeat_interval: int = 30
-    grace_period: int | None = None
-    max_retry: int = 3
-    prune_startup_trials: int = 5
-    prune_warmup_epochs: int = 1
-    max_failures: int = 5  # consecutive failed trials of one worker before it gives up
+    model: str = field(metadata={"help": "a net or a classic baseline: the models of genre fit and genre baseline"})
+    data: Path | None = field(default=None, metadata={"help": "a prepared data set (genre prepare)"})
+    trials: int = field(default=20, metadata={"help": "finished trials in total, over every worker"})
+    timeout: float | None = field(default=None, metadata={"help": "seconds this worker starts new trials for"})
+    study: str | None = field(
+        default=None, metadata={"help": "study name (default: tune-<model>); workers with the same name join it"}
+    )
+    storage: str | None = field(
+        default=None, metadata={"help": "Optuna storage URL, e.g. postgresql://... (default: SQLite in the study dir)"}
+    )
+    sampler: str = field(default="tpe", metadata={"choices": SAMPLERS})
+    pruner: str = field(default="median", metadata={"choices": PRUNERS})
+    n_jobs: int = field(default=1, metadata={"help": "worker processes on this machine"})
+    study_dir: Path | None = field(
+        default=None, metadata={"flag": "--run-dir", "help": "the study directory (default: runs/<study>)"}
+    )
+    metric: str = field(default="accuracy", metadata={"choices": METRICS, "help": "validation metric"})
+    seed: int = field(default=0, metadata={"help": "the sampler's seed"})
+    config: Path | None = field(
+        default=None, metadata={"help": "TOML settings; its [search_space] table changes the space"}
+    )
+    overrides: dict[str, Any] = field(default_factory=dict, metadata={"cli": False})  # --set
+    refit: bool = field(default=False, metadata={"help": "re-train the best config, evaluate it on test"})
+    figures: bool = field(default=True, metadata={"help": "write no study figures"})
+    heartbeat_interval: int = field(
+        default=30, metadata={"flag": "--heartbeat", "help": "seconds between a trial's heartbeats"}
+    )
+    grace_period: int | None = field(
+        default=None, metadata={"help": "seconds without a heartbeat before a trial is failed (default: 2 intervals)"}
+    )
+    max_retry: int = field(default=3, metadata={"help": "times a failed trial is re-queued"})
+    prune_startup_trials: int = field(default=5, metadata={"help": "median pruner: finished trials first"})
+    prune_warmup_epochs: int = field(default=1, metadata={"help": "median pruner: epochs before pruning"})
+    max_failures: int = field(
+        default=5, metadata={"help": "consecutive failed trials of one worker before it gives up"}
+    )
 
     def __post_init__(self) -> None:
         for name, value, valid in (

@@ -14,13 +14,13 @@ from pathlib import Path
 from genre.baselines import BASELINES
 from genre.study import Log, StudyConfig
 from tuning.config import TuneConfig
-from tuning.run import run_study
+from tuning.run import run_tuning
 
 
 def study_tuning(
     trials: dict[str, int], settings: dict[str, dict[str, str]] | None = None
 ) -> Callable[[StudyConfig, Log], list[Path]]:
-    """A `tune` step for `run_study`: `trials[model]` trials for each model, refit runs returned.
+    """A `tune` step for `genre.study.run_study`: `trials[model]` trials for each model, refit runs returned.
 
     `settings[model]` fixes more of that model's settings for its trials and refit (e.g. a shorter
     schedule than the study's own)."""
@@ -56,7 +56,7 @@ def study_tuning(
                 prune_startup_trials=max(1, n // 2),
                 seed=study.seed,
             )
-            result = run_study(config)
+            result = run_tuning(config)
             if result.refit_run_dir is None:
                 log(f"tuning {model}: no finished trial to refit ({result.counts}); left out of the report")
                 continue

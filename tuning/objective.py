@@ -19,6 +19,7 @@ from pathlib import Path
 import keras
 import optuna
 
+from genre.run_dir import RunDir
 from genre.search_space import Choice, FloatParam, IntParam, Param
 from tuning.config import TuneConfig
 from tuning.target import Target
@@ -92,8 +93,9 @@ class Objective:
         trial.set_user_attr("worker", f"{socket.gethostname()}:{os.getpid()}")
         trial.set_user_attr("run_dir", str(run.relative_to(self.config.directory)))
         settings = self.target.config_for(params, origin=f"trial {trial.number}")
-        pruning = PruningCallback(trial, PRUNING_MONITOR) if self.target.is_net else None
-        metrics = self.target.run(settings, run, callbacks=[pruning] if pruning else [], evaluate_test=False)
+        RunDir(run).mark_trial(trial.study.study_name, trial.number)  # so reports leave it out
+        pruning = PruningCallback(trial, PRUNING_MONITOR) if self.target.estimator.epochs else None
+        metrics = self.target.estimator.fit(settings, run, callbacks=[pruning] if pruning else [], evaluate_test=False)
         if pruning is not None and pruning.pruned_at is not None:
             trial.set_user_attr("val", metrics["val"][self.config.metric])
             raise optuna.TrialPruned(f"pruned after epoch {pruning.pruned_at + 1}")

@@ -1,4 +1,4 @@
-"""`run_study`: a whole `genre tune` as one library call, and the `StudyResult` it leaves on disk.
+"""`run_tuning`: a whole `genre tune` as one library call, and the `TuningResult` it leaves on disk.
 
 Runs this command's workers until the study is done, then (once it holds finished trials) writes
 `best.toml` and the figures into the study directory, and with `refit` re-trains the best
@@ -17,7 +17,7 @@ from pathlib import Path
 
 import optuna
 
-from genre.train import run_dir as rd
+from genre.run_dir import RunDir
 from tuning.config import TuneConfig
 from tuning.export import BEST_CONFIG, FIGURES, write_best_config, write_figures
 from tuning.objective import trial_dir
@@ -29,7 +29,7 @@ RESULT = "study.json"
 
 
 @dataclass(frozen=True)
-class StudyResult:
+class TuningResult:
     study: str
     storage: str
     model: str
@@ -50,13 +50,13 @@ class StudyResult:
         return json.loads(json.dumps(asdict(self), default=str))
 
 
-def run_study(config: TuneConfig) -> StudyResult:
+def run_tuning(config: TuneConfig) -> TuningResult:
     """Tunes `config.model` with this command's workers, then exports; see the module docstring."""
     run_workers(config)
     target = resolve_target(config)
     with open_study(config, target, worker_seed(config, 0)) as study:
         tally = counts(study)
-        result = StudyResult(
+        result = TuningResult(
             study=config.study_name,
             storage=_redacted(config.storage_url),
             model=config.model,
@@ -71,10 +71,10 @@ def run_study(config: TuneConfig) -> StudyResult:
     return result
 
 
-def _export(config: TuneConfig, target: Target, study: optuna.Study, result: StudyResult) -> StudyResult:
+def _export(config: TuneConfig, target: Target, study: optuna.Study, result: TuningResult) -> TuningResult:
     best = study.best_trial
     best_settings = target.config_for(best.params, origin=f"best trial {best.number}")
-    command = "fit" if target.is_net else "baseline"
+    command = target.estimator.command
     header = (
         f"Best of study {config.study_name!r}: trial {best.number}, validation {config.metric} {best.value:.4f}.\n"
         f"genre {command} --model {config.model} --config {BEST_CONFIG}"
@@ -94,7 +94,7 @@ def _export(config: TuneConfig, target: Target, study: optuna.Study, result: Stu
         }
         refit_metrics = refit(target, best_settings, refit_dir, tuning)
     run_dir = best.user_attrs.get("run_dir")
-    return StudyResult(
+    return TuningResult(
         **{
             **asdict(result),
             "best_value": best.value,
@@ -113,17 +113,16 @@ def refit(target: Target, settings, run_dir: Path, tuning: dict) -> dict:
     """Re-trains `settings` in `run_dir` and evaluates it on validation and test; a finished refit of
     the same settings is reused, an unfinished or different one is replaced. Its metrics.json gets a
     "tuning" entry (the study, the best trial and its value), which marks the run as tuned in reports."""
-    run_dir = Path(run_dir)
-    metrics_file, config_file = run_dir / "metrics.json", run_dir / "config.json"
+    run = RunDir(run_dir)
     wanted = json.loads(json.dumps(settings.to_dict()))
-    if metrics_file.is_file() and config_file.is_file() and json.loads(config_file.read_text()) == wanted:
-        metrics = json.loads(metrics_file.read_text())  # the same settings trained already
+    if run.finished and run.config_file.is_file() and run.config() == wanted:
+        metrics = run.metrics()  # the same settings trained already
     else:
-        if run_dir.exists():
-            shutil.rmtree(run_dir)
-        metrics = target.run(settings, run_dir, evaluate_test=True)
+        if run.path.exists():
+            shutil.rmtree(run.path)
+        metrics = target.estimator.fit(settings, run.path, evaluate_test=True)
     metrics = {**metrics, "tuning": tuning}
-    rd.write_json(metrics_file, metrics)
+    run.write_metrics(metrics)
     return metrics
 
 

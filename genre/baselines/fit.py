@@ -1,6 +1,6 @@
 """`genre baseline` as a library call: fit a classic pipeline on the train split, score it like the nets.
 
-The run directory has the same shape as a net's where it can (`genre.train.run_dir`):
+The run directory has the same shape as a net's where it can (`genre.run_dir`):
 
     RUN/config.json          the resolved BaselineConfig ("kind": "baseline")
     RUN/data_manifest.json   the manifest of the data it trained on
@@ -14,7 +14,6 @@ same evidence; tuning passes `evaluate_test=False` and the test split is never r
 
 from __future__ import annotations
 
-import shutil
 import time
 from pathlib import Path
 
@@ -23,8 +22,8 @@ import numpy as np
 from genre.baselines import get_baseline
 from genre.baselines.config import BaselineConfig
 from genre.data.manifest import MANIFEST_NAME, read_manifest, sha256_file
-from genre.evaluate import classification_metrics
-from genre.train import run_dir as rd
+from genre.evaluate import RunMetrics, data_summary, one_hot, score_split, score_splits
+from genre.run_dir import RunDir, RunError
 
 MODEL_FILE = "model.skops"
 
@@ -34,9 +33,9 @@ def default_baseline_config(name: str) -> BaselineConfig:
 
 
 def read_baseline_config(run: Path) -> BaselineConfig:
-    raw = rd.read_json(Path(run) / rd.CONFIG)
+    raw = RunDir(run).config()
     if raw.get("kind") != BaselineConfig.KIND:
-        raise rd.RunError(f'{run}: not a baseline run (its config.json has no "kind": "baseline")')
+        raise RunError(f'{run}: not a baseline run (its config.json has no "kind": "baseline")')
     return BaselineConfig.from_dict(raw, get_baseline(raw["model"]).config_class)
 
 
@@ -57,10 +56,9 @@ def fit_baseline(config: BaselineConfig, run: Path, *, evaluate_test: bool = Tru
     """Fits on train, scores on validation (and test), writes the run directory; returns metrics."""
     import skops.io
 
-    run = Path(run)
+    run_dir = RunDir(run)
     spec = get_baseline(config.model)
-    if run.exists() and any(run.iterdir()):
-        raise rd.RunError(f"{run} exists and is not empty; choose a new --run-dir")
+    run_dir.require_new()
     data = Path(config.run.data)
     manifest = read_manifest(data)
     x_train, y_train = load_features(data, "train", config.run.features, config.run.embedding_layer)
@@ -69,57 +67,59 @@ def fit_baseline(config: BaselineConfig, run: Path, *, evaluate_test: bool = Tru
     pipeline = spec.build(config.model_config, config.run.seed)
     _check_pca(config, x_train)
 
-    run.mkdir(parents=True, exist_ok=True)
-    rd.write_json(run / rd.CONFIG, config.to_dict())
-    shutil.copyfile(data / MANIFEST_NAME, run / rd.MANIFEST)
+    run_dir.start(config.to_dict(), data / MANIFEST_NAME)
     started = time.perf_counter()
     pipeline.fit(x_train, y_train)
     train_seconds = time.perf_counter() - started
-    tmp = run / (MODEL_FILE + ".tmp")
+    tmp = run_dir.path / (MODEL_FILE + ".tmp")
     skops.io.dump(pipeline, tmp)
-    tmp.replace(run / MODEL_FILE)
+    tmp.replace(run_dir.path / MODEL_FILE)
 
-    metrics = {
-        "model": config.model,
-        "backend": "scikit-learn",
-        "features": config.run.features,
-        "data": {"path": str(data), "synthetic": manifest.synthetic, "source": manifest.source},
-        "epochs": None,
-        "stopped_early": False,
-        "train_seconds": round(train_seconds, 3),
-        "checkpoint": MODEL_FILE,
-        "checkpoint_sha256": sha256_file(run / MODEL_FILE),
-    }
-    splits = [("validation", "val")] + ([("test", "test")] if evaluate_test else [])
-    total_seconds, total_clips = 0.0, 0
-    for split, key in splits:
-        x, y = load_features(data, split, config.run.features, config.run.embedding_layer)
-        started = time.perf_counter()
-        predicted = pipeline.predict(x)
-        total_seconds += time.perf_counter() - started
-        total_clips += len(y)
-        metrics[key] = classification_metrics(y, predicted, manifest.genres)
-    metrics["inference_seconds_per_clip"] = total_seconds / max(total_clips, 1)
-    rd.write_json(run / rd.METRICS, metrics)
+    splits = ("validation", "test") if evaluate_test else ("validation",)
+    scores, seconds_per_clip = score_splits(
+        lambda split: _predict_split(pipeline, config, split, len(manifest.genres)), splits, manifest.genres
+    )
+    metrics = RunMetrics(
+        model=config.model,
+        backend="scikit-learn",
+        features=config.run.features,
+        data=data_summary(data, manifest),
+        epochs=None,
+        stopped_early=False,
+        train_seconds=train_seconds,
+        checkpoint=MODEL_FILE,
+        checkpoint_sha256=sha256_file(run_dir.path / MODEL_FILE),
+        splits=scores,
+        inference_seconds_per_clip=seconds_per_clip,
+    ).to_dict()
+    run_dir.write_metrics(metrics)
     return metrics
+
+
+def _predict_split(pipeline, config: BaselineConfig, split: str, classes: int):
+    """A split's clip vectors through the pipeline: (one-hot predictions, labels, seconds in the model)."""
+    x, y = load_features(Path(config.run.data), split, config.run.features, config.run.embedding_layer)
+    started = time.perf_counter()
+    predicted = pipeline.predict(x)
+    return one_hot(predicted, classes), y, time.perf_counter() - started
 
 
 def load_baseline(run: Path):
     """The fitted pipeline of a finished baseline run; refuses a file that is not the one the run wrote."""
     import skops.io
 
-    run = Path(run)
-    path = run / MODEL_FILE
+    run_dir = RunDir(run)
+    path = run_dir.path / MODEL_FILE
     if not path.is_file():
-        raise rd.RunError(f"{path}: not found; did the baseline run finish?")
-    recorded = rd.read_json(run / rd.METRICS).get("checkpoint_sha256")
+        raise RunError(f"{path}: not found; did the baseline run finish?")
+    recorded = run_dir.metrics().get("checkpoint_sha256")
     if recorded != sha256_file(path):
-        raise rd.RunError(f"{path}: SHA-256 differs from the one its run recorded; refusing to load a changed model")
+        raise RunError(f"{path}: SHA-256 differs from the one its run recorded; refusing to load a changed model")
     untrusted = skops.io.get_untrusted_types(file=path)
     # Only scikit-learn's own types; skops builds them without unpickling anything.
     foreign = [t for t in untrusted if not t.startswith("sklearn.")]
     if foreign:
-        raise rd.RunError(f"{path}: holds types outside scikit-learn {foreign}; refusing to load it")
+        raise RunError(f"{path}: holds types outside scikit-learn {foreign}; refusing to load it")
     return skops.io.load(path, trusted=untrusted)
 
 
@@ -127,13 +127,9 @@ def evaluate_baseline(run: Path, split: str = "test") -> dict:
     """A finished baseline run's pipeline, scored on one split of its data."""
     config = read_baseline_config(run)
     pipeline = load_baseline(run)
-    data = Path(config.run.data)
-    x, y = load_features(data, split, config.run.features, config.run.embedding_layer)
-    started = time.perf_counter()
-    predicted = pipeline.predict(x)
-    seconds = time.perf_counter() - started
-    metrics = classification_metrics(y, predicted, read_manifest(data).genres)
-    return {**metrics, "inference_seconds_per_clip": seconds / max(len(y), 1)}
+    genres = read_manifest(config.run.data).genres
+    probabilities, labels, seconds = _predict_split(pipeline, config, split, len(genres))
+    return {**score_split(probabilities, labels, genres), "inference_seconds_per_clip": seconds / max(len(labels), 1)}
 
 
 def _check_pca(config: BaselineConfig, x_train: np.ndarray) -> None:
@@ -143,3 +139,40 @@ def _check_pca(config: BaselineConfig, x_train: np.ndarray) -> None:
             f"pca_components={wanted} exceeds what the train split allows "
             f"({x_train.shape[0]} clips of {x_train.shape[1]} features)"
         )
+
+
+def predict_baseline(run: Path, paths: list[Path], top: int = 3) -> list[dict]:
+    """Per file, as `genre predict` gives it for a net: the file's features computed as `prepare`
+    would (per segment of the clip duration; musicnn embeddings through the pretrained tagger), the
+    pipeline's probabilities averaged over the segments."""
+    from genre.train.inference import file_segments, predictions
+
+    config = read_baseline_config(run)
+    pipeline = load_baseline(run)
+    manifest = read_manifest(RunDir(run).manifest_file)
+    classes = len(manifest.genres)
+    if config.run.features == "musicnn":
+        from genre.models.musicnn import clip_embeddings
+
+        def vectors(segments):
+            return clip_embeddings(segments, config.run.embedding_layer)
+    else:
+
+        def vectors(segments):
+            return segments.reshape(len(segments), -1)
+
+    def probabilities_of(path):
+        x = vectors(file_segments(path, manifest, config.run.features))
+        return class_probabilities(pipeline, x, classes).mean(axis=0)
+
+    return predictions(paths, manifest.genres, probabilities_of, top)
+
+
+def class_probabilities(pipeline, x: np.ndarray, classes: int) -> np.ndarray:
+    """(clips, classes) probabilities over every genre of the data set: the pipeline's own where it has
+    them, else its predicted label as a certainty (an SVM fitted without Platt scaling)."""
+    if not hasattr(pipeline, "predict_proba"):
+        return one_hot(pipeline.predict(x), classes)
+    out = np.zeros((len(x), classes), np.float32)
+    out[:, pipeline.classes_] = pipeline.predict_proba(x)
+    return out

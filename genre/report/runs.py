@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from genre.data.manifest import Manifest, read_manifest
-from genre.train import run_dir as rd
+from genre.run_dir import CONFIG, METRICS, RunDir, RunError
 
 
 @dataclass(frozen=True)
@@ -44,31 +44,31 @@ def find_runs(paths: list[Path]) -> list[Path]:
     for path in map(Path, paths):
         if not path.exists():
             raise FileNotFoundError(f"{path}: no such run directory or folder")
-        if (path / rd.METRICS).is_file():
+        if RunDir(path).finished:
             found.append(path)
             continue
-        inside = sorted(p.parent for p in path.rglob(rd.METRICS) if (p.parent / rd.CONFIG).is_file())
+        inside = sorted(p.parent for p in path.rglob(METRICS) if (p.parent / CONFIG).is_file())
         # A tuning study keeps each trial as a run; the report shows the study's refit, not every trial.
-        inside = [p for p in inside if "trials" not in p.relative_to(path).parts]
+        inside = [p for p in inside if not RunDir(p).is_trial]
         if not inside:
-            raise FileNotFoundError(f"{path}: holds no finished run (no {rd.METRICS} beside a {rd.CONFIG})")
+            raise FileNotFoundError(f"{path}: holds no finished run (no {METRICS} beside a {CONFIG})")
         found.extend(inside)
     unique = list(dict.fromkeys(p.resolve() for p in found))
     return unique
 
 
 def read_run(path: Path) -> RunRecord:
-    path = Path(path)
-    metrics = rd.read_json(path / rd.METRICS)
-    config = rd.read_json(path / rd.CONFIG)
-    manifest = read_manifest(path / rd.MANIFEST)
+    run = RunDir(path)
+    path = run.path
+    metrics, config = run.metrics(), run.config()
+    manifest = read_manifest(run.manifest_file)
     if "val" not in metrics:
-        raise rd.RunError(f"{path / rd.METRICS}: has no validation metrics; did the run finish?")
+        raise RunError(f"{run.metrics_file}: has no validation metrics; did the run finish?")
     if metrics.get("fast_dev_run"):
-        raise rd.RunError(f"{path}: a fast_dev_run (one batch); its metrics mean nothing, leave it out of reports")
+        raise RunError(f"{path}: a fast_dev_run (one batch); its metrics mean nothing, leave it out of reports")
     return RunRecord(
         path=path,
-        kind="baseline" if config.get("kind") == "baseline" else "net",
+        kind=run.kind,
         model=metrics["model"],
         features=metrics["features"],
         backend=metrics["backend"],
@@ -76,7 +76,7 @@ def read_run(path: Path) -> RunRecord:
         manifest=manifest,
         tuned=bool(metrics.get("tuning")),
         from_scratch=config.get("model_config", {}).get("weights") == "none",
-        curves=_read_curves(path / "logs" / "metrics.csv"),
+        curves=_read_curves(run.curves_file()),
     )
 
 

@@ -36,29 +36,57 @@ def predict_windows(model, x: np.ndarray) -> np.ndarray:
     return flat.reshape(clips, windows, -1)
 
 
-def predict_file(model, path: str | Path, manifest, kind: str) -> np.ndarray:
-    """Class probabilities of one audio file of any length, as the model saw its training clips.
-
-    The file is cut into consecutive segments of the data set's clip duration (the last one
-    zero-padded; at least one), each segment gets the features the model was trained on, and the
-    segments' (and their windows') probabilities are averaged.
-    """
+def file_segments(path: str | Path, manifest, kind: str) -> np.ndarray:
+    """The stored features of one audio file of any length, as `prepare` would compute them:
+    (segments, *stored shape), one per consecutive segment of the data set's clip duration (the last
+    zero-padded; at least one)."""
     from genre.data.audio import Clip, load_audio
-    from genre.data.features import compute_features, feature_config_from_manifest, to_model_input
+    from genre.data.features import compute_features, feature_config_from_manifest
 
     features = feature_config_from_manifest(manifest).with_kinds((kind,))
     audio = features.audio
     valid = load_audio(path, audio, max_seconds=24 * 3600.0)  # a whole file, up to a day
     segments = max(1, -(-len(valid) // audio.samples))
-    scores = []
+    stored = []
     for i in range(segments):
         piece = valid[i * audio.samples : (i + 1) * audio.samples]
         if i > 0 and len(piece) < audio.min_duration * audio.sample_rate:
             break  # a tail under a second says little; the earlier segments speak for the file
         signal = np.zeros(audio.samples, np.float32)
         signal[: len(piece)] = piece
-        stored = compute_features(Clip(signal, len(piece) / audio.sample_rate, len(piece)), features)[kind]
-        x = to_model_input(kind, stored)[None]
-        probabilities = predict_windows(model, x)
-        scores.append(probabilities.reshape(-1, probabilities.shape[-1]))
-    return np.concatenate(scores).mean(axis=0)
+        stored.append(compute_features(Clip(signal, len(piece) / audio.sample_rate, len(piece)), features)[kind])
+    return np.stack(stored)
+
+
+def predict_file(model, path: str | Path, manifest, kind: str) -> np.ndarray:
+    """Class probabilities of one audio file of any length, as the model saw its training clips: the
+    mean over the file's segments (`file_segments`) and their windows."""
+    from genre.data.features import to_model_input
+
+    segments = file_segments(path, manifest, kind)
+    # A few segments at a time: a long file's windows would not fit one batch.
+    scores = [predict_windows(model, to_model_input(kind, segments[i : i + 16])) for i in range(0, len(segments), 16)]
+    return np.concatenate([p.reshape(-1, p.shape[-1]) for p in scores]).mean(axis=0)
+
+
+def predictions(paths, genres: list[str], probabilities_of, top: int = 3) -> list[dict]:
+    """Per file: its `top` genres and every genre's probability (`probabilities_of(path)`), or the
+    error that kept it from being read; one bad file never stops the others."""
+    from genre.data.audio import ClipError
+
+    out = []
+    for path in paths:
+        try:
+            p = probabilities_of(path)
+        except ClipError as err:
+            out.append({"path": str(path), "error": str(err)})
+            continue
+        order = p.argsort()[::-1]
+        out.append(
+            {
+                "path": str(path),
+                "top": [genres[i] for i in order[:top]],
+                "probabilities": {g: round(float(p[i]), 6) for i, g in enumerate(genres)},
+            }
+        )
+    return out

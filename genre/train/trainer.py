@@ -19,8 +19,8 @@ from pathlib import Path
 
 import keras
 
+from genre.run_dir import STATE, RunDir, read_json, write_json
 from genre.train import TrainingDiverged
-from genre.train import run_dir as rd
 from genre.train.callbacks import (
     EarlyStopping,
     LearningRateLogger,
@@ -29,6 +29,7 @@ from genre.train.callbacks import (
     StatefulCallback,
     TopKCheckpoint,
 )
+from genre.train.checkpoint import load_resume_state, save_model, save_resume_state
 from genre.train.config import OptimConfig, TrainerConfig
 from genre.train.data_module import DataModule
 from genre.train.task import ClassificationTask
@@ -50,7 +51,9 @@ class _Plan:
     """What one call of `Trainer.fit` does: where it writes, how many epochs, from where."""
 
     checkpoints: Path
+    last: Path  # the resume state
     logs: Path
+    curves: Path
     epochs: int
     limit_train: int | None
     limit_val: int | None
@@ -76,7 +79,7 @@ class _ResumePoint(keras.callbacks.Callback):
             "train_seconds": self.clock(),
             "callbacks": {name: cb.state() for name, cb in self.stateful.items()},
         }
-        rd.save_resume_state(self.directory, self.model, self.config, state)
+        save_resume_state(self.directory, self.model, self.config, state)
         self.saved_epoch = epoch + 1
 
 
@@ -89,7 +92,7 @@ class Trainer:
         self,
         task: ClassificationTask,
         data: DataModule,
-        run: Path,
+        run: RunDir,
         *,
         run_config: dict,
         resume: bool = False,
@@ -108,10 +111,11 @@ class Trainer:
         `start_epoch` to `max_epochs`; `learning_rate` overrides the optimizer config's.
         """
         c = self.config
-        run = Path(run)
         plan = _Plan(
-            checkpoints=run / rd.CHECKPOINTS / phase if phase else run / rd.CHECKPOINTS,
-            logs=run / "logs" / phase if phase else run / "logs",
+            checkpoints=run.checkpoints(phase),
+            last=run.last(phase),
+            logs=run.logs(phase),
+            curves=run.curves_file(phase),
             epochs=1 if c.fast_dev_run else (max_epochs or c.max_epochs),
             limit_train=1 if c.fast_dev_run else c.limit_train_batches,
             limit_val=1 if c.fast_dev_run else c.limit_val_batches,
@@ -147,7 +151,7 @@ class Trainer:
                 c.monitor,
                 c.monitor_mode,
                 0 if c.fast_dev_run else c.save_top_k,
-                lambda m, path: rd.save_model(m, path, run_config),
+                lambda m, path: save_model(m, path, run_config),
             )
         }
         if c.early_stopping_patience is not None:
@@ -156,9 +160,9 @@ class Trainer:
             stateful["plateau"] = _plateau(task.optim, c)
 
         first_epoch, seconds_before = plan.start_epoch, 0.0
-        last_dir = plan.checkpoints / rd.LAST
+        last_dir = plan.last
         if resume:
-            state = rd.load_resume_state(last_dir, model)
+            state = load_resume_state(last_dir, model)
             first_epoch, seconds_before = state["epoch"], state["train_seconds"]
             for name, callback in stateful.items():
                 callback.load_state(state["callbacks"][name])
@@ -178,7 +182,7 @@ class Trainer:
             LearningRateLogger(),
             *self.user_callbacks,
             *stateful.values(),
-            keras.callbacks.CSVLogger(str(plan.logs / "metrics.csv"), append=resume),
+            keras.callbacks.CSVLogger(str(plan.curves), append=resume),
         ]
         if c.tensorboard:
             callbacks.append(keras.callbacks.TensorBoard(str(plan.logs / "tensorboard"), write_graph=False))
@@ -209,8 +213,8 @@ class Trainer:
         seconds = seconds_before + time.perf_counter() - started
         done = resume_point.saved_epoch or first_epoch
         if not c.fast_dev_run:
-            state = rd.read_json(last_dir / "state.json")
-            rd.write_json(last_dir / "state.json", {**state, "finished": True})
+            state = read_json(last_dir / STATE)
+            write_json(last_dir / STATE, {**state, "finished": True})
         result = self._result(done, seconds, stateful, last_dir)
         result.history = history.history
         return model, result

@@ -10,10 +10,10 @@ import sys
 import numpy as np
 import pytest
 
+from genre import run_dir as rd
 from genre.baselines import BASELINES, get_baseline
 from genre.baselines.fit import MODEL_FILE, default_baseline_config, fit_baseline, load_baseline, load_features
 from genre.cli import main
-from genre.train import run_dir as rd
 from genre.train.config import apply_overrides
 
 # Small enough for the session's 32 training clips; every model keeps its own defaults otherwise.

@@ -10,11 +10,11 @@ import numpy as np
 import pytest
 from matplotlib.image import imread
 
+from genre import run_dir as rd
 from genre.cli import main
 from genre.data.info import SYNTHETIC_WARNING
 from genre.report import build_report
 from genre.report.references import FMA_SMALL_REFERENCES
-from genre.train import run_dir as rd
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 

@@ -13,7 +13,7 @@ import pytest
 import soundfile as sf
 
 from genre.cli import main
-from genre.train.fit import best_checkpoint
+from genre.run_dir import RunDir
 from tests.conftest import REAL_MP3
 from tests.train.conftest import tiny_set_arguments
 
@@ -78,7 +78,7 @@ def test_a_checkpoint_predicts_the_same_under_the_other_backend(trained_run, tmp
     from genre.models import load_model
 
     other = "jax" if keras.backend.backend() == "tensorflow" else "tensorflow"
-    checkpoint = best_checkpoint(trained_run)
+    checkpoint = RunDir(trained_run).best_checkpoint()
     x = np.random.default_rng(0).uniform(-0.5, 0.5, (4, 2000, 1)).astype(np.float32)
     np.save(tmp_path / "x.npy", x)
     here = np.asarray(load_model(checkpoint).predict_on_batch(x))

@@ -15,8 +15,10 @@ import keras
 import numpy as np
 import pytest
 
+from genre.run_dir import RunDir
 from genre.train import TrainingDiverged
-from genre.train.fit import best_checkpoint, train_and_evaluate
+from genre.train.checkpoint import embedded_config
+from genre.train.fit import train_and_evaluate
 from tests.train.conftest import tiny_set_arguments
 
 
@@ -50,8 +52,8 @@ def test_keeps_the_top_k_checkpoints(tmp_path, tiny_config):
     kept = sorted(p.name for p in (run / "checkpoints").glob("*.keras"))
     losses = sorted((float(r["val_loss"]), int(r["epoch"]) + 1) for r in _rows(run))[:2]
     assert kept == sorted(f"epoch={e:03d}-val_loss={v:.4f}.keras" for v, e in losses)
-    assert best_checkpoint(run).name == f"epoch={losses[0][1]:03d}-val_loss={losses[0][0]:.4f}.keras"
-    embedded = __import__("genre.train.run_dir", fromlist=["x"]).embedded_config(best_checkpoint(run))
+    assert RunDir(run).best_checkpoint().name == f"epoch={losses[0][1]:03d}-val_loss={losses[0][0]:.4f}.keras"
+    embedded = embedded_config(RunDir(run).best_checkpoint())
     assert embedded["model"] == "conv1d"
 
 

@@ -11,7 +11,7 @@ import pytest
 
 from genre.data.manifest import MANIFEST_NAME
 from genre.train.fit import train_and_evaluate
-from tuning import run_study
+from tuning import run_tuning
 from tuning.objective import trial_dir
 from tuning.study import open_study
 from tuning.target import resolve_target
@@ -31,7 +31,7 @@ def test_net_trials_never_read_the_test_split(net_study, without_test_split):
     config = net_study(data=without_test_split)
     with pytest.raises(Exception, match="missing"):  # the copy is broken for anything that reads test
         train_and_evaluate(resolve_target(config).base, config.study_dir / "full-run")
-    result = run_study(config)
+    result = run_tuning(config)
     assert result.counts["complete"] == config.trials and result.done
     for number in range(config.trials):
         metrics = json.loads((trial_dir(config.study_dir, number) / "metrics.json").read_text())
@@ -44,7 +44,7 @@ def test_baseline_trials_never_read_the_test_split(baseline_study, without_test_
     config = baseline_study("knn", data=without_test_split, trials=2)
     with pytest.raises(Exception, match=r"missing|not found|No such file"):
         fit_baseline(resolve_target(config).base, config.study_dir / "full-run")
-    result = run_study(config)
+    result = run_tuning(config)
     assert result.counts["complete"] == config.trials
     for number in range(config.trials):
         metrics = json.loads((trial_dir(config.study_dir, number) / "metrics.json").read_text())
@@ -61,7 +61,7 @@ def test_pruning_stops_a_net_trial_after_its_first_epoch(net_study):
             params={}, distributions={}, value=1.0, intermediate_values={e: 1.0 for e in range(3)}
         )
         study.add_trial(first)  # the first of the study's two trials
-    result = run_study(config)
+    result = run_tuning(config)
     with open_study(config, target, seed=0) as study:
         pruned = [t for t in study.get_trials() if t.state == optuna.trial.TrialState.PRUNED]
     assert result.counts["pruned"] == 1 and len(pruned) == 1

@@ -17,14 +17,14 @@ import pytest
 from genre.cli import main
 from genre.train.config import read_toml
 from tests.tuning.conftest import tune_arguments
-from tuning import run_study
+from tuning import run_tuning
 from tuning.study import DONE, open_study, storage
 from tuning.target import resolve_target
 
 
 def test_the_best_config_retrains_to_the_same_validation_metric(net_study, tmp_path, capsys):
     config = net_study(trials=3, refit=True, figures=True, overrides={"deterministic": "true"})
-    result = run_study(config)
+    result = run_tuning(config)
     assert result.done and result.counts["complete"] + result.counts["pruned"] == config.trials
     assert result.refit_metrics["val"]["accuracy"] == pytest.approx(result.best_value, abs=1e-9)
     assert "test" in result.refit_metrics
@@ -44,7 +44,7 @@ def test_the_best_config_retrains_to_the_same_validation_metric(net_study, tmp_p
 
     # The same command on a finished study runs no trial and reuses the refit.
     trials_before = len(list((config.study_dir / "trials").iterdir()))
-    again = run_study(config)
+    again = run_tuning(config)
     assert len(list((config.study_dir / "trials").iterdir())) == trials_before
     assert again.refit_metrics == result.refit_metrics
 
@@ -94,7 +94,7 @@ def test_a_study_killed_mid_trial_resumes_with_the_same_command(baseline_study):
         worker.wait(timeout=60)
     assert worker.returncode == -signal.SIGKILL
 
-    result = run_study(config)  # the same command again
+    result = run_tuning(config)  # the same command again
     with open_study(config, resolve_target(config), seed=0) as study:
         assert study.trials[killed.number].state == optuna.trial.TrialState.FAIL
         assert len(retried_from(study, killed.number)) == 1
@@ -132,14 +132,14 @@ def test_genre_tune_then_genre_baseline_with_the_best_config(baseline_study, tmp
 
 def test_several_worker_processes_share_the_embedded_study(baseline_study):
     config = baseline_study("knn", trials=6, n_jobs=2)
-    result = run_study(config)
+    result = run_tuning(config)
     assert result.done and result.counts["complete"] == config.trials
     assert result.counts["running"] == result.counts["waiting"] == result.counts["failed"] == 0
 
 
 @pytest.mark.parametrize("sampler", ["tpe", "random", "cmaes"])
 def test_every_sampler_finishes_a_study_reproducibly(baseline_study, tmp_path, sampler):
-    first = run_study(baseline_study("knn", trials=3, sampler=sampler))
-    again = run_study(baseline_study("knn", trials=3, sampler=sampler, study_dir=tmp_path / "again"))
+    first = run_tuning(baseline_study("knn", trials=3, sampler=sampler))
+    again = run_tuning(baseline_study("knn", trials=3, sampler=sampler, study_dir=tmp_path / "again"))
     assert first.done and first.counts["complete"] == 3
     assert (first.best_params, first.best_value) == (again.best_params, again.best_value)  # one worker, one seed

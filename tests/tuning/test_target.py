@@ -6,13 +6,13 @@ from pathlib import Path
 
 import pytest
 
-from genre.models import MODELS
+from genre.estimators import model_names
 from genre.search_space import Choice, FloatParam, IntParam
 from genre.train.config import valid_keys
 from tuning import TuneConfig
-from tuning.target import _baselines, resolve_target
+from tuning.target import resolve_target
 
-ALL_MODELS = sorted(MODELS) + sorted(_baselines())
+ALL_MODELS = model_names()
 
 
 @pytest.mark.parametrize("model", ALL_MODELS)
@@ -22,7 +22,7 @@ def test_every_declared_space_names_settings_of_its_model(model):
     for name, param in target.space.items():
         for value in _corners(param):  # every bound and option makes a valid configuration
             target.config_for({name: value})
-    if target.is_net:
+    if target.estimator.kind == "net":
         assert {"learning_rate", "batch_size"} <= set(target.space)
         assert set(target.space) <= set(valid_keys(target.base))
 

@@ -1,11 +1,5 @@
-"""The run directory: everything one training run leaves behind, so reports need nothing else.
-
-    RUN/config.json            the resolved FitConfig
-    RUN/data_manifest.json     the manifest of the data it trained on
-    RUN/checkpoints/           top-k `.keras` files, and `last/` (resume state)
-    RUN/logs/metrics.csv       per-epoch training and validation curves, learning rate
-    RUN/logs/tensorboard/      the same for TensorBoard
-    RUN/metrics.json           validation and test metrics of the best checkpoint
+"""What the Trainer keeps of a net on disk: `.keras` files that carry their run's config, and the
+resume state of `checkpoints/last/` (see `genre.run_dir` for the run directory's layout).
 
 Every `.keras` file written here also carries the run's config inside it (`genre.json`), so a
 checkpoint copied elsewhere still says what it is.
@@ -21,28 +15,9 @@ from pathlib import Path
 
 import numpy as np
 
-CONFIG = "config.json"
-MANIFEST = "data_manifest.json"
-METRICS = "metrics.json"
-CHECKPOINTS = "checkpoints"
-LAST = "last"
+from genre.run_dir import LAST, STATE, RunError, json_default, read_json, write_json
+
 EMBEDDED_CONFIG = "genre.json"
-
-
-class RunError(ValueError):
-    """A run directory is missing, incomplete, or cannot be resumed."""
-
-
-def write_json(path: Path, payload: dict) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(payload, indent=1, default=_json_default) + "\n")
-    os.replace(tmp, path)
-
-
-def read_json(path: Path) -> dict:
-    if not path.is_file():
-        raise RunError(f"{path}: not found; is {path.parent} a run directory?")
-    return json.loads(path.read_text())
 
 
 def save_model(model, path: Path, config: dict) -> None:
@@ -50,7 +25,7 @@ def save_model(model, path: Path, config: dict) -> None:
     tmp = path.with_name(path.name + ".tmp.keras")
     model.save(tmp)
     with zipfile.ZipFile(tmp, "a") as archive:
-        archive.writestr(EMBEDDED_CONFIG, json.dumps(config, indent=1, default=_json_default))
+        archive.writestr(EMBEDDED_CONFIG, json.dumps(config, indent=1, default=json_default))
     os.replace(tmp, path)
 
 
@@ -72,7 +47,7 @@ def save_resume_state(directory: Path, model, config: dict, state: dict) -> None
     arrays |= {f"optimizer_{i}": keras.ops.convert_to_numpy(v) for i, v in enumerate(model.optimizer.variables)}
     np.savez(tmp / "variables.npz", **arrays)
     save_model(model, tmp / "model.keras", config)
-    write_json(tmp / "state.json", state)
+    write_json(tmp / STATE, state)
     if directory.exists():
         shutil.rmtree(old, ignore_errors=True)
         os.replace(directory, old)
@@ -82,9 +57,9 @@ def save_resume_state(directory: Path, model, config: dict, state: dict) -> None
 
 def load_resume_state(directory: Path, model) -> dict:
     """Restores variables into a freshly built and compiled model; returns the trainer state."""
-    if not (directory / "state.json").is_file():
+    if not (directory / STATE).is_file():
         old = directory.with_name(LAST + ".old")
-        if (old / "state.json").is_file():  # killed between the two renames of save_resume_state
+        if (old / STATE).is_file():  # killed between the two renames of save_resume_state
             directory = old
         else:
             raise RunError(f"{directory}: no resume state; the run never finished an epoch, start it again")
@@ -99,12 +74,4 @@ def load_resume_state(directory: Path, model) -> dict:
                 )
             for key, variable in zip(stored, variables, strict=True):
                 variable.assign(arrays[key])
-    return read_json(directory / "state.json")
-
-
-def _json_default(value):
-    if isinstance(value, Path):
-        return str(value)
-    if isinstance(value, np.generic):
-        return value.item()
-    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+    return read_json(directory / STATE)
