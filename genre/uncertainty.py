@@ -55,9 +55,15 @@ class MetricInterval:
         }
 
     def text(self) -> str:
-        """Short form for tables, e.g. `41.0% [25.6, 57.9] (39 clips)`."""
+        """Short form for tables, e.g. `41.0% [25.6, 57.9] (39 clips)`.
+
+        A difference of two accuracies (`paired_bootstrap_difference`) reads in signed points:
+        `+5.1 points [-7.7, +17.9] (39 clips)`.
+        """
         if np.isnan(self.value):
             return f"n/a ({self.n} clips)"
+        if self.method == PAIRED_BOOTSTRAP:
+            return f"{100 * self.value:+.1f} points [{100 * self.low:+.1f}, {100 * self.high:+.1f}] ({self.n} clips)"
         return f"{100 * self.value:.1f}% [{100 * self.low:.1f}, {100 * self.high:.1f}] ({self.n} clips)"
 
     def __str__(self) -> str:
@@ -220,6 +226,12 @@ def bootstrap_interval(
     quantiles of the metric over the resamples. `metric` is a name in `METRICS` ("accuracy",
     "macro_f1") or a vectorised function (labels, predicted, n_classes) -> one value per row.
     With no clips both ends are NaN.
+
+    The percentile bootstrap is approximate and can be too narrow on few clips: on 20 clips its
+    95% interval covers a true accuracy of 0.9 with probability 0.88, of 0.95 only 0.64, where
+    the exact interval covers at least 0.95 everywhere. For accuracy prefer `accuracy_interval`;
+    use this for metrics without an exact interval, such as macro-F1. It holds resamples x clips
+    integers in memory a few times over (2000 x 800 clips: 13 MB each).
     """
     _check_level(level)
     labels, predicted = _as_labels(labels, predicted, n_classes)

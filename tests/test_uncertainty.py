@@ -145,6 +145,7 @@ def test_paired_difference_is_seeded_and_holds_the_difference():
     assert first != paired_bootstrap_difference(a, b, seed=4)
     assert first.value == pytest.approx(a.mean() - b.mean())
     assert first.low <= first.value <= first.high
+    assert first.text().startswith("+") and " points [" in first.text()
 
 
 def test_compare_with_best_aligns_by_track_id_and_marks_ties():
