@@ -14,6 +14,7 @@ from genre import run_dir as rd
 from genre.baselines import BASELINES, get_baseline
 from genre.baselines.fit import MODEL_FILE, default_baseline_config, fit_baseline, load_baseline, load_features
 from genre.cli import main
+from genre.data import load_arrays
 from genre.train.config import apply_overrides
 
 # Small enough for the session's 32 training clips; every model keeps its own defaults otherwise.
@@ -119,5 +120,24 @@ def test_cli_baseline_with_toml_config_then_test(prepared, tmp_path, capsys):
     assert scored["accuracy"] == json.loads((run / rd.METRICS).read_text())["val"]["accuracy"]
     assert main([*args]) == 2  # the run directory is taken
     assert "not empty" in capsys.readouterr().err
-    assert main(["predict", "--run", str(run), "any.mp3"]) == 2
-    assert "a baseline run" in capsys.readouterr().err
+
+
+def test_a_baseline_predicts_files_as_prepare_featurised_them(fitted, prepared, synth_root, capsys):
+    """A file's features are computed as `prepare` computed the stored ones, so the prediction for a
+    clip of the data set is the pipeline's prediction for its stored vector."""
+    from genre.data.fma import load_fma_catalog
+
+    run, _ = fitted["knn"]
+    pipeline = load_baseline(run)
+    x, _ = load_features(prepared, "test", "handcrafted")
+    _, _, ids = load_arrays(prepared, "test", "handcrafted")
+    paths = load_fma_catalog(synth_root).tracks.set_index("track_id")["path"]
+    files = [paths[int(t)] for t in ids[:3]]
+    assert main(["predict", "--run", str(run), "--json", *map(str, files), "missing.mp3"]) == 1
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert "error" in lines[-1] and "missing.mp3" in lines[-1]["path"]
+    genres = json.loads((run / rd.MANIFEST).read_text())["genres"]
+    for line, expected in zip(lines[:3], pipeline.predict_proba(x[:3]), strict=True):
+        got = np.array([line["probabilities"][g] for g in genres])
+        np.testing.assert_allclose(got, expected, atol=1e-5)
+        assert line["top"][0] == genres[int(expected.argmax())] or expected.max() == np.sort(expected)[-2]
