@@ -15,7 +15,9 @@ from pathlib import Path
 
 from genre import __version__
 from genre.baselines import BASELINES
+from genre.baselines.vectors import SOURCES as VECTOR_SOURCES
 from genre.models import MODELS
+from genre.models.musicnn import VARIANTS as MUSICNN_VARIANTS
 from genre.study import NETS
 from genre.train import TrainingDiverged
 
@@ -130,7 +132,7 @@ def build_parser() -> argparse.ArgumentParser:
     baseline.add_argument("--data", type=Path, help="a prepared data set (genre prepare)")
     baseline.add_argument(
         "--features",
-        help="the per-clip vector: handcrafted (default) or musicnn (pretrained embeddings; --set embedding_layer=...)",
+        help=f"the per-clip vector: {' or '.join(VECTOR_SOURCES)} (default: handcrafted; --set embedding_layer=...)",
     )
     baseline.add_argument("--config", type=Path, help="a TOML file of settings (plain names, tables optional)")
     baseline.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override one setting")
@@ -166,7 +168,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     tags = commands.add_parser("tags", help="musicnn's 50 tags of audio files, as the original tagger gives them")
     tags.add_argument("files", type=Path, nargs="+")
-    tags.add_argument("--model", default="MSD_musicnn", help="MSD_musicnn (default), MTT_musicnn, MSD_vgg, MTT_vgg")
+    tags.add_argument(
+        "--model", default="MSD_musicnn", help=f"one of {', '.join(MUSICNN_VARIANTS)} (default: %(default)s)"
+    )
     tags.add_argument("--top", type=int, default=3, help="tags printed per file (default: %(default)s; 50: all)")
     tags.add_argument("--cache", type=Path, help="weights cache folder (default: $GENRE_CACHE, else ~/.cache/genre)")
     tags.add_argument("--json", action="store_true", help="one JSON object per file, with every tag's probability")
@@ -420,7 +424,7 @@ def _run_predict(args) -> int:
 
 
 def _run_weights_fetch(args) -> int:
-    from genre.weights import fetch_musicnn, musicnn_dir
+    from genre.weights.musicnn import fetch_musicnn, musicnn_dir
 
     index = fetch_musicnn(args.cache, args.wheel)
     folder = musicnn_dir(args.cache)
@@ -431,7 +435,7 @@ def _run_weights_fetch(args) -> int:
 
 
 def _run_tags(args) -> int:
-    from genre.models.musicnn import tag_files
+    from genre.tags import tag_files
 
     results = tag_files(args.files, variant=args.model, cache_dir=args.cache, top=args.top)
     for result in results:

@@ -1,7 +1,7 @@
 """The whole comparison on one prepared data set: every classic baseline, every net, then the report.
 
     OUT/runs/<model>/           one run directory per model (`genre baseline`, `genre fit`)
-    OUT/runs/<model>-musicnn/   a baseline on the pretrained musicnn's clip embeddings
+    OUT/runs/<model>-musicnn_embeddings/   a baseline on the pretrained musicnn's clip embeddings
     OUT/report/                 `genre report` over them
 
 Each model's run is skipped when it already finished, resumed when a net was interrupted after an
@@ -22,13 +22,14 @@ from typing import TYPE_CHECKING
 
 from genre.baselines import BASELINES
 from genre.data.features import DEFAULT_KINDS
+from genre.models import MODELS, get_model
 from genre.run_dir import RunDir
 
 if TYPE_CHECKING:
     from genre.report import Report
 
-NETS = ("conv1d", "melcnn", "mobilenet", "musicnn")
-EMBEDDINGS = "musicnn"  # the feature kind of the embedding baselines
+NETS = tuple(MODELS)
+EMBEDDINGS = "musicnn_embeddings"  # the clip vectors of the embedding baselines (genre.baselines.vectors)
 Log = Callable[[str], None]
 
 
@@ -48,7 +49,6 @@ class StudyConfig:
 
     def __post_init__(self) -> None:
         from genre.baselines import get_baseline
-        from genre.models import get_model
 
         for name in (*self.baselines, *self.embedding_baselines):
             get_baseline(name)
@@ -57,8 +57,11 @@ class StudyConfig:
 
     def feature_kinds(self) -> tuple[str, ...]:
         """What the data set must hold for this study."""
-        needs_musicnn = bool(self.embedding_baselines) or "musicnn" in self.nets
-        return DEFAULT_KINDS + ((EMBEDDINGS,) if needs_musicnn else ())
+        from genre.baselines.vectors import get_source
+
+        needed = [get_source(EMBEDDINGS).stored_kind] if self.embedding_baselines else []
+        needed += [get_model(name).feature_kind for name in self.nets]
+        return DEFAULT_KINDS + tuple(dict.fromkeys(k for k in needed if k not in DEFAULT_KINDS))
 
 
 @dataclass(frozen=True)
@@ -83,7 +86,6 @@ def plan_study(config: StudyConfig, stored_shape: Callable[[str], tuple[int, ...
     Called before data preparation too (with the shapes prepare will write), so a missing weight
     file stops a study before hours of preparing and training, not after."""
     from genre.data.pipeline import example_shape
-    from genre.models import get_model
     from genre.train.config import apply_overrides
     from genre.train.fit import default_config
 
@@ -96,7 +98,7 @@ def plan_study(config: StudyConfig, stored_shape: Callable[[str], tuple[int, ...
         spec = get_model(name)
         try:
             if spec.preflight is not None:
-                shape = example_shape(spec.feature_kind, stored_shape(spec.feature_kind), spec.windows)
+                shape = example_shape(spec.feature_kind, stored_shape(spec.feature_kind), spec.window_mode)
                 spec.preflight(net_config.model_config, shape)
         except FileNotFoundError as err:
             if not config.skip_missing_weights:
@@ -107,14 +109,14 @@ def plan_study(config: StudyConfig, stored_shape: Callable[[str], tuple[int, ...
     embedding_baselines = config.embedding_baselines
     if embedding_baselines:
         from genre.models.musicnn import MusicnnConfig
-        from genre.weights import musicnn_weights_path
+        from genre.weights.musicnn import musicnn_weights_path
 
         try:
             musicnn_weights_path(MusicnnConfig().variant)
         except FileNotFoundError as err:
             if not config.skip_missing_weights:
                 raise
-            not_run += [f"{name} on {EMBEDDINGS} embeddings: {err}" for name in embedding_baselines]
+            not_run += [f"{name} on {EMBEDDINGS}: {err}" for name in embedding_baselines]
             embedding_baselines = ()
     return StudyPlan(net_configs, embedding_baselines, not_run)
 

@@ -69,7 +69,7 @@ def accuracy(work: Path, clips_per_genre: int, cache: Path | None) -> list[tuple
     from genre.data import load_arrays
     from genre.data.features import FeatureConfig
     from genre.data.prepare import PrepareConfig, prepare
-    from genre.models.musicnn import musicnn_embeddings
+    from genre.models.musicnn_embeddings import musicnn_embeddings
 
     _, catalog = synthetic_fma(work, clips_per_genre)
     data = work / f"data-musicnn-{clips_per_genre}"

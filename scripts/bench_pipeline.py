@@ -79,7 +79,7 @@ def main() -> None:
         study = clips_per_second(study_dataset(catalog, kind))
         for label, cached in (("first epoch, from disk", False), ("cached epoch", True)):
             datasets = [
-                make_dataset(data, s, kind, batch_size=32, training=True, windows="clip")
+                make_dataset(data, s, kind, batch_size=32, training=True, window_mode="clip")
                 for s in ("train", "validation", "test")
             ]
             if cached:

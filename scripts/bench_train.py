@@ -102,7 +102,7 @@ def worker(args) -> None:
         }
         config = apply_overrides(default_config(name), settings)
         spec = get_model(name)
-        data = DataModule.from_config(config.data, spec.feature_kind, spec.windows, config.trainer.seed)
+        data = DataModule.from_config(config.data, spec.feature_kind, spec.window_mode, config.trainer.seed)
         task = ClassificationTask(spec, config.model_config, config.optim, data.input_shape, len(data.genres))
 
         x, y, _ = load_arrays(args.data, "train", spec.feature_kind)

@@ -77,7 +77,8 @@ def prepared(tmp_path_factory, synth_root) -> Path:
 def musicnn_cache(tmp_path_factory) -> Path:
     """A weights cache holding the converted musicnn weights: converted once per session from the wheel
     named by $GENRE_MUSICNN_WHEEL, else the user's cache if it already holds them; else the test skips."""
-    from genre.weights import default_cache_dir, fetch_musicnn, musicnn_weights_path
+    from genre.weights import default_cache_dir
+    from genre.weights.musicnn import fetch_musicnn, musicnn_weights_path
 
     wheel = os.environ.get(MUSICNN_WHEEL_ENV)
     if wheel and Path(wheel).is_file():

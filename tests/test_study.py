@@ -18,7 +18,7 @@ def test_demo_quick_runs_the_whole_study(tmp_path, capsys, monkeypatch):
     assert main(["demo", "--quick", "--out", str(out), "--quiet"]) == 0
     printed = capsys.readouterr().out
     assert "GENERATED DATA" in printed
-    assert "not run: musicnn: " in printed and "not run: svm on musicnn embeddings: " in printed
+    assert "not run: musicnn: " in printed and "not run: svm on musicnn_embeddings: " in printed
     assert "genre weights fetch musicnn" in (out / "report" / "report.md").read_text()
     for name in (*BASELINES, *(n for n in NETS if n != "musicnn")):
         metrics = json.loads((out / "runs" / name / "metrics.json").read_text())
@@ -72,6 +72,9 @@ def test_study_fits_baselines_on_musicnn_embeddings(musicnn_prepared, musicnn_ca
     config = StudyConfig(data=musicnn_prepared, out=tmp_path, baselines=("nb",), embedding_baselines=("svm",), nets=())
     assert config.feature_kinds()[-1] == "musicnn"
     result = run_study(config, log=lambda line: None)
-    assert sorted(r.label for r in result.report.records) == ["nb", "svm [musicnn]"]
-    assert json.loads((tmp_path / "runs" / "svm-musicnn" / "metrics.json").read_text())["features"] == "musicnn"
+    assert sorted(r.label for r in result.report.records) == ["nb", "svm [musicnn_embeddings]"]
+    assert (
+        json.loads((tmp_path / "runs" / "svm-musicnn_embeddings" / "metrics.json").read_text())["features"]
+        == "musicnn_embeddings"
+    )
     assert result.not_run == []

@@ -15,22 +15,20 @@ from typing import Any
 
 from genre.train.config import from_plain, to_plain
 
-# "musicnn": the pretrained musicnn's clip embeddings (`genre.models.musicnn.musicnn_embeddings`) of a data
-# set prepared with the musicnn kind: mean and std over the clip's patches of `embedding_layer`.
-FEATURE_KINDS = ("handcrafted", "musicnn")
 EMBEDDING_LAYERS = ("max_pool", "mean_pool", "penultimate", "taggram")
 
 
 @dataclass(frozen=True)
 class BaselineRunConfig:
     data: Path = Path("genre-demo/data")
-    features: str = "handcrafted"  # the per-clip vector the pipeline reads
-    embedding_layer: str = "max_pool"  # features="musicnn" only: which layer's outputs are pooled
+    features: str = "handcrafted"  # the per-clip vector the pipeline reads (`genre.baselines.vectors`)
+    embedding_layer: str = "max_pool"  # features="musicnn_embeddings" only: which layer's outputs are pooled
     seed: int = 0
 
     def __post_init__(self) -> None:
-        if self.features not in FEATURE_KINDS:
-            raise ValueError(f"unknown baseline features {self.features!r}; valid kinds are {list(FEATURE_KINDS)}")
+        from genre.baselines.vectors import get_source
+
+        get_source(self.features)
         if self.embedding_layer not in EMBEDDING_LAYERS:
             raise ValueError(
                 f"unknown embedding_layer {self.embedding_layer!r}; valid layers are {list(EMBEDDING_LAYERS)}"

@@ -21,6 +21,7 @@ import numpy as np
 
 from genre.baselines import get_baseline
 from genre.baselines.config import BaselineConfig
+from genre.baselines.vectors import get_source
 from genre.data.manifest import MANIFEST_NAME, read_manifest, sha256_file
 from genre.evaluate import RunMetrics, data_summary, one_hot, score_split, score_splits
 from genre.run_dir import RunDir, RunError
@@ -39,17 +40,9 @@ def read_baseline_config(run: Path) -> BaselineConfig:
     return BaselineConfig.from_dict(raw, get_baseline(raw["model"]).config_class)
 
 
-def load_features(data: Path, split: str, kind: str, layer: str = "max_pool") -> tuple[np.ndarray, np.ndarray]:
-    """One vector per clip, and its label. For "musicnn", the pretrained net's embeddings of `layer`
-    (computed once, then cached in the data folder; missing weights fail naming the fetch command)."""
-    from genre.data import load_arrays
-
-    if kind == "musicnn":
-        from genre.models.musicnn import musicnn_embeddings
-
-        return musicnn_embeddings(data, split, layer)
-    x, y, _ = load_arrays(data, split, kind)
-    return x.reshape(len(x), -1), y
+def load_features(data: Path, split: str, features: str, layer: str = "max_pool") -> tuple[np.ndarray, np.ndarray]:
+    """One vector per clip of a split, and its label, from the source `features` (`genre.baselines.vectors`)."""
+    return get_source(features).split(Path(data), split, layer)
 
 
 def fit_baseline(config: BaselineConfig, run: Path, *, evaluate_test: bool = True) -> dict:
@@ -150,20 +143,11 @@ def predict_baseline(run: Path, paths: list[Path], top: int = 3) -> list[dict]:
     config = read_baseline_config(run)
     pipeline = load_baseline(run)
     manifest = read_manifest(RunDir(run).manifest_file)
-    classes = len(manifest.genres)
-    if config.run.features == "musicnn":
-        from genre.models.musicnn import clip_embeddings
-
-        def vectors(segments):
-            return clip_embeddings(segments, config.run.embedding_layer)
-    else:
-
-        def vectors(segments):
-            return segments.reshape(len(segments), -1)
+    source = get_source(config.run.features)
 
     def probabilities_of(path):
-        x = vectors(file_segments(path, manifest, config.run.features))
-        return class_probabilities(pipeline, x, classes).mean(axis=0)
+        x = source.of_stored(file_segments(path, manifest, source.stored_kind), config.run.embedding_layer)
+        return class_probabilities(pipeline, x, len(manifest.genres)).mean(axis=0)
 
     return predictions(paths, manifest.genres, probabilities_of, top)
 

@@ -38,7 +38,7 @@ def make_dataset(
     batch_size: int = 32,
     training: bool | None = None,
     seed: int = 0,
-    windows: str = "flat",
+    window_mode: str = "flat",
     with_track_id: bool = False,
     cache: bool = True,
     shuffle_buffer: int = 8192,
@@ -49,7 +49,7 @@ def make_dataset(
     """A batched `tf.data.Dataset` of one split and feature kind, reshuffled every epoch in training.
 
     training: shuffle each epoch (default: only for the `train` split).
-    windows: for `raw` and `musicnn`, "flat" makes every window (patch) an example; "clip" keeps a clip's
+    window_mode: for `raw` and `musicnn`, "flat" makes every window (patch) an example; "clip" keeps a clip's
         together.
     """
     import tensorflow as tf
@@ -59,7 +59,7 @@ def make_dataset(
         data_dir,
         split,
         kind,
-        windows,
+        window_mode,
         cache,
         verify,
         manifest,
@@ -80,7 +80,7 @@ def make_epochs(
     epochs: int,
     batch_size: int = 32,
     seed: int = 0,
-    windows: str = "flat",
+    window_mode: str = "flat",
     limit_batches: int | None = None,
     drop_remainder: bool = False,
     cache: bool = True,
@@ -98,7 +98,7 @@ def make_epochs(
 
     if not 0 <= first_epoch < epochs:
         raise ValueError(f"need 0 <= first_epoch < epochs, got first_epoch={first_epoch}, epochs={epochs}")
-    base, examples = _examples(data_dir, split, kind, windows, cache, verify, manifest, file_shuffle_seed=None)
+    base, examples = _examples(data_dir, split, kind, window_mode, cache, verify, manifest, file_shuffle_seed=None)
     steps = examples // batch_size if drop_remainder else -(-examples // batch_size)
     if steps == 0:
         raise ValueError(f"{split} holds {examples} examples: not one whole batch of {batch_size}")
@@ -123,15 +123,15 @@ def make_epochs(
     return ds.prefetch(tf.data.AUTOTUNE), steps
 
 
-def _examples(data_dir, split, kind, windows, cache, verify, manifest, file_shuffle_seed):
+def _examples(data_dir, split, kind, window_mode, cache, verify, manifest, file_shuffle_seed):
     """Parsed (stored-dtype) examples of a split, cached if asked, and how many there are."""
     import tensorflow as tf
 
     data_dir = Path(data_dir)
     manifest = manifest or read_manifest(data_dir)
     entries = shard_entries(manifest, split, kind)
-    if windows not in WINDOW_MODES:
-        raise ValueError(f"unknown windows mode {windows!r}; valid modes are {list(WINDOW_MODES)}")
+    if window_mode not in WINDOW_MODES:
+        raise ValueError(f"unknown window_mode {window_mode!r}; valid modes are {list(WINDOW_MODES)}")
     if verify:
         verify_shards(data_dir, entries)
     shape = manifest.shape(kind)
@@ -151,7 +151,7 @@ def _examples(data_dir, split, kind, windows, cache, verify, manifest, file_shuf
     ds = ds.apply(tf.data.experimental.assert_cardinality(clips))
     if cache:
         ds = ds.cache()
-    if get_kind(kind).windowed and windows == "flat":
+    if get_kind(kind).windowed and window_mode == "flat":
         n_windows = shape[0]
         ds = ds.map(
             lambda x, y, t: (x, tf.repeat(y, n_windows), tf.repeat(t, n_windows)),
@@ -185,7 +185,7 @@ def load_arrays(
         kind,
         batch_size=1024,
         training=False,
-        windows="clip",
+        window_mode="clip",
         with_track_id=True,
         cache=False,
         verify=verify,
@@ -221,11 +221,11 @@ def verify_shards(data_dir: Path, entries: list[dict]) -> None:
             )
 
 
-def model_input_shape(manifest: Manifest, kind: str, windows: str = "flat") -> tuple[int, ...]:
+def model_input_shape(manifest: Manifest, kind: str, window_mode: str = "flat") -> tuple[int, ...]:
     """The shape of one example `x` as `make_dataset` delivers it (without the batch axis)."""
-    return example_shape(kind, manifest.shape(kind), windows)
+    return example_shape(kind, manifest.shape(kind), window_mode)
 
 
-def example_shape(kind: str, stored: tuple[int, ...], windows: str) -> tuple[int, ...]:
+def example_shape(kind: str, stored: tuple[int, ...], window_mode: str) -> tuple[int, ...]:
     """The shape of one example `x` of a kind stored as `stored` (without the batch axis)."""
-    return get_kind(kind).example_shape(stored, windows)
+    return get_kind(kind).example_shape(stored, window_mode)

@@ -47,7 +47,7 @@ class ModelSpec:
     """One registered model.
 
     feature_kind: the prepared feature it reads ("raw" windows, the "mel" image, "musicnn" patches).
-    windows: `make_dataset`'s window mode for "raw" and "musicnn" ("flat": every window or patch is a
+    window_mode: `make_dataset`'s window mode for "raw" and "musicnn" ("flat": every window or patch is a
         training example); ignored for "mel".
     """
 
@@ -55,7 +55,7 @@ class ModelSpec:
     config_class: type
     build: Callable[[Any, tuple[int, ...], int], keras.Model]
     feature_kind: str
-    windows: str = "flat"
+    window_mode: str = "flat"
     # Checks what a build would need (e.g. weight files) before any work starts; raises if missing.
     preflight: Callable[[Any, tuple[int, ...]], None] | None = None
     # A second training phase: changes the trained model in place (e.g. unfreezes layers); the config
@@ -80,7 +80,7 @@ class ModelSpec:
 
 MODELS: dict[str, ModelSpec] = {
     "conv1d": ModelSpec(
-        "conv1d", Conv1DConfig, conv1d.build, feature_kind="raw", windows="flat", search_space=conv1d.SEARCH_SPACE
+        "conv1d", Conv1DConfig, conv1d.build, feature_kind="raw", window_mode="flat", search_space=conv1d.SEARCH_SPACE
     ),
     "mobilenet": ModelSpec(
         "mobilenet",
@@ -97,7 +97,7 @@ MODELS: dict[str, ModelSpec] = {
         MusicnnConfig,
         musicnn.build,
         feature_kind="musicnn",
-        windows="flat",
+        window_mode="flat",
         preflight=musicnn.check_weights,
         fine_tune=musicnn.unfreeze,
         search_space=musicnn.SEARCH_SPACE,

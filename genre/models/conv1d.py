@@ -1,7 +1,7 @@
 """The study's 1-D CNN on raw audio windows: its config and its builder.
 
 Input: one window, float32 `(window_length, 1)` in [-1, 1] (`genre.data.make_dataset(kind="raw",
-windows="flat")`; the default window is 10000 samples). Layers, as in the study: Conv1D 128 k3 ReLU,
+window_mode="flat")`; the default window is 10000 samples). Layers, as in the study: Conv1D 128 k3 ReLU,
 MaxPool, Conv1D 64 k3 ReLU, MaxPool, Flatten, Dense 100 ReLU, Dropout 0.5, Dense 20 ReLU, Dropout 0.5,
 Dense softmax. Every size is a field of `Conv1DConfig`. The builder returns an uncompiled model.
 """

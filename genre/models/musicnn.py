@@ -16,14 +16,14 @@ the Million Song Dataset's or MagnaTagATune's 50 most frequent tags:
 
 `build_tagger` is the published network (outputs named in `TAGGER_OUTPUTS`); its layers map one to one
 onto the checkpoint's TensorFlow 1 variables (`checkpoint_map`), which `genre weights fetch musicnn`
-converts once into Keras weight files (`genre.weights`). `build` is the genre classifier for the
+converts once into Keras weight files (`genre.weights.musicnn`). `build` is the genre classifier for the
 trainer: the tagger (named `BASE_NAME`) without its tag layer, and a new head on one of its outputs
 (`head_input`). Training runs in two phases like `genre.models.mobilenet`: the base frozen (batch norms in
 inference mode), then `unfreeze` makes every base layer but the batch norms trainable for
 `fine_tune_epochs` at `fine_tune_learning_rate`. With `weights="none"` the net trains from scratch.
 
-`clip_embeddings` and `musicnn_embeddings` turn patches into fixed-size clip features for the classic
-baselines; `tag_files` is `genre tags`.
+`predict_patches` runs a tagger over patches; `genre.models.musicnn_embeddings` turns its outputs into
+clip features for the classic baselines, and `genre.tags` is `genre tags`.
 """
 
 from __future__ import annotations
@@ -276,7 +276,7 @@ def _vgg_body(keras, x, num_tags: int, seeds: Seeds, momentum: float) -> list:
 
 def load_pretrained(model: keras.Model, variant: str, cache_dir: str | Path | None = None) -> None:
     """Loads the converted weights of `variant` into a `build_tagger` model, after checking their SHA-256."""
-    from genre.weights import musicnn_weights_path
+    from genre.weights.musicnn import musicnn_weights_path
 
     model.load_weights(musicnn_weights_path(variant, cache_dir))
 
@@ -285,7 +285,7 @@ def pretrained_tagger(
     variant: str = "MSD_musicnn", cache_dir: str | Path | None = None, frames: int | None = PATCH_FRAMES
 ) -> keras.Model:
     """The published tagger with its pretrained weights; fails before building when they are missing."""
-    from genre.weights import musicnn_weights_path
+    from genre.weights.musicnn import musicnn_weights_path
 
     musicnn_weights_path(variant, cache_dir)  # the clear error first, before any Keras work
     model = build_tagger(variant, frames)
@@ -352,12 +352,12 @@ def check_weights(config: MusicnnConfig, input_shape: tuple[int, ...]) -> None:
     if check_variant(config.variant) == "vgg" and frames != (PATCH_FRAMES,):
         raise ValueError(f"{config.variant} takes patches of exactly {PATCH_FRAMES} frames, got {input_shape}")
     if config.weights == "pretrained":
-        from genre.weights import musicnn_weights_path
+        from genre.weights.musicnn import musicnn_weights_path
 
         musicnn_weights_path(config.variant, config.cache_dir)
 
 
-# ---- embeddings and tags -------------------------------------------------------------------------
+# ---- running a tagger ----------------------------------------------------------------------------
 
 
 def predict_patches(model: keras.Model, patches: np.ndarray, batch_size: int = 64) -> list[np.ndarray]:
@@ -377,102 +377,3 @@ def predict_patches(model: keras.Model, patches: np.ndarray, batch_size: int = 6
     if not chunks:
         return [np.zeros((0, *o.shape[1:]), np.float32) for o in model.outputs]
     return [np.concatenate(parts) for parts in zip(*chunks, strict=True)]
-
-
-def clip_embeddings(
-    patches: np.ndarray,
-    layer: str = "max_pool",
-    *,
-    variant: str = "MSD_musicnn",
-    cache_dir: str | Path | None = None,
-    model: keras.Model | None = None,
-    batch_size: int = 64,
-) -> np.ndarray:
-    """`(clips, patches, frames, 96)` -> `(clips, 2 * dim)`: the mean, then the std, over each clip's
-    patches of the tagger output `layer` (a pretrained tagger of `variant` unless `model` is given)."""
-    arch = check_variant(variant)
-    if layer not in TAGGER_OUTPUTS[arch]:
-        raise ValueError(f"unknown {variant} layer {layer!r}; valid layers are {list(TAGGER_OUTPUTS[arch])}")
-    patches = np.asarray(patches, dtype=np.float32)
-    if patches.ndim != 4 or patches.shape[-1] != N_MELS:
-        raise ValueError(f"expected patches (clips, patches, frames, {N_MELS}), got shape {patches.shape}")
-    model = model or pretrained_tagger(variant, cache_dir, frames=patches.shape[2])
-    clips, per_clip = patches.shape[:2]
-    out = predict_patches(model, patches.reshape(clips * per_clip, *patches.shape[2:]), batch_size)
-    values = out[TAGGER_OUTPUTS[arch].index(layer)].reshape(clips, per_clip, -1)
-    return np.concatenate([values.mean(axis=1), values.std(axis=1)], axis=1).astype(np.float32)
-
-
-def musicnn_embeddings(
-    data_dir: str | Path,
-    split: str,
-    layer: str = "max_pool",
-    *,
-    variant: str = "MSD_musicnn",
-    cache_dir: str | Path | None = None,
-    cache: bool = True,
-    batch_size: int = 64,
-) -> tuple[np.ndarray, np.ndarray]:
-    """A split's clip embeddings (`clip_embeddings`) and labels, from a data set prepared with the `musicnn`
-    kind. With `cache`, kept in `DATA/embeddings/` under a name holding the weights' SHA-256, the layer and
-    the data set's identity, so other weights or data never reuse them."""
-    from genre.data.manifest import read_manifest
-    from genre.data.pipeline import make_dataset
-    from genre.weights import musicnn_weights_sha256
-
-    data_dir = Path(data_dir)
-    manifest = read_manifest(data_dir)
-    manifest.require_kind("musicnn")
-    key = f"{variant}-{layer}-{musicnn_weights_sha256(variant, cache_dir)[:16]}-{manifest.identity[:16]}-{split}"
-    path = data_dir / "embeddings" / f"{key}.npz"
-    if cache and path.is_file():
-        with np.load(path) as stored:
-            return stored["x"], stored["y"]
-    # Streamed a few clips at a time: a split's patches would not fit in memory (720 KB a clip).
-    dataset = make_dataset(data_dir, split, "musicnn", batch_size=16, training=False, windows="clip", cache=False)
-    model = pretrained_tagger(variant, cache_dir, frames=manifest.shape("musicnn")[1])
-    xs, ys = [], []
-    for patches, labels in dataset.as_numpy_iterator():
-        xs.append(clip_embeddings(patches, layer, variant=variant, model=model, batch_size=batch_size))
-        ys.append(labels)
-    x = np.concatenate(xs) if xs else np.zeros((0, 0), np.float32)
-    labels = np.concatenate(ys) if ys else np.zeros(0, np.int32)
-    if cache:
-        path.parent.mkdir(exist_ok=True)
-        tmp = path.with_name(path.name + ".tmp.npz")
-        np.savez(tmp, x=x, y=labels)
-        tmp.replace(path)
-    return x, labels
-
-
-def tag_files(
-    paths: list[str | Path], *, variant: str = "MSD_musicnn", cache_dir: str | Path | None = None, top: int = 3
-) -> list[dict]:
-    """Per audio file: the mean taggram over its 3 s patches, every tag's probability and the `top` tags,
-    as the original tagger computes them; a file that cannot be read gets an error instead."""
-    from genre.data.audio import ClipError
-    from genre.data.features import MusicnnFeatureConfig, musicnn_file_patches
-
-    if isinstance(top, bool) or not isinstance(top, int) or top < 1:
-        raise ValueError(f"top must be a positive integer, got {top!r}")
-    tags = tags_of(variant)
-    model = pretrained_tagger(variant, cache_dir)
-    out = []
-    for path in paths:
-        try:
-            patches = musicnn_file_patches(path, MusicnnFeatureConfig())
-        except ClipError as err:
-            out.append({"path": str(path), "error": str(err)})
-            continue
-        mean = predict_patches(model, patches)[0].mean(axis=0)
-        order = np.argsort(mean)[::-1]
-        out.append(
-            {
-                "path": str(path),
-                "model": variant,
-                "patches": len(patches),
-                "top": [tags[i] for i in order[:top]],
-                "probabilities": {tags[i]: round(float(mean[i]), 6) for i in order},
-            }
-        )
-    return out

@@ -18,13 +18,13 @@ from genre.train.config import DataConfig
 class DataModule:
     config: DataConfig
     kind: str
-    windows: str
+    window_mode: str
     seed: int
     manifest: Manifest
 
     @classmethod
     def from_config(
-        cls, config: DataConfig, kind: str, windows: str, seed: int, splits: tuple[str, ...] | None = None
+        cls, config: DataConfig, kind: str, window_mode: str, seed: int, splits: tuple[str, ...] | None = None
     ) -> DataModule:
         """splits: those the run will read (default: all); only their shards are checked, so a tuning
         trial never opens the test split."""
@@ -33,11 +33,11 @@ class DataModule:
         # Checked once here, not by every pipeline built below (a run builds several).
         for split in manifest.shards if splits is None else splits:
             verify_shards(config.data, shard_entries(manifest, split, kind))
-        return cls(config=config, kind=kind, windows=windows, seed=seed, manifest=manifest)
+        return cls(config=config, kind=kind, window_mode=window_mode, seed=seed, manifest=manifest)
 
     @property
     def input_shape(self) -> tuple[int, ...]:
-        return model_input_shape(self.manifest, self.kind, self.windows)
+        return model_input_shape(self.manifest, self.kind, self.window_mode)
 
     @property
     def genres(self) -> list[str]:
@@ -50,7 +50,7 @@ class DataModule:
 
     @property
     def _flat_windows(self) -> bool:
-        return get_kind(self.kind).windowed and self.windows == "flat"
+        return get_kind(self.kind).windowed and self.window_mode == "flat"
 
     def train_epochs(self, first_epoch: int, epochs: int, limit_batches: int | None = None, exact_batches=False):
         """exact_batches: drop a last partial batch (data parallelism splits whole batches)."""
@@ -63,7 +63,7 @@ class DataModule:
             drop_remainder=exact_batches,
             batch_size=self.config.batch_size,
             seed=self.seed,
-            windows=self.windows,
+            window_mode=self.window_mode,
             limit_batches=limit_batches,
             cache=self.config.cache,
             shuffle_buffer=self.config.shuffle_buffer,
@@ -79,7 +79,7 @@ class DataModule:
             batch_size=self.config.batch_size,
             drop_remainder=exact_batches,
             training=False,
-            windows=self.windows,
+            window_mode=self.window_mode,
             cache=self.config.cache,
             manifest=self.manifest,
             verify=False,
@@ -94,7 +94,7 @@ class DataModule:
             self.kind,
             batch_size=self.config.batch_size,
             training=False,
-            windows="clip",
+            window_mode="clip",
             with_track_id=True,
             cache=False,
             manifest=self.manifest,

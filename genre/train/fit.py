@@ -41,7 +41,7 @@ def train_and_evaluate(
     else:
         run_dir.require_new()
     splits = ("train", "validation", "test") if evaluate_test else ("train", "validation")
-    data = DataModule.from_config(config.data, spec.feature_kind, spec.windows, config.trainer.seed, splits=splits)
+    data = DataModule.from_config(config.data, spec.feature_kind, spec.window_mode, config.trainer.seed, splits=splits)
     if spec.preflight is not None:
         spec.preflight(config.model_config, data.input_shape)
     if not resume:
@@ -118,7 +118,7 @@ def evaluate_run(run: Path, split: str = "test") -> dict:
     raw = run_dir.config()
     spec = get_model(raw["model"])
     config = FitConfig.from_dict(raw, spec.config_class)
-    data = DataModule.from_config(config.data, spec.feature_kind, spec.windows, config.trainer.seed)
+    data = DataModule.from_config(config.data, spec.feature_kind, spec.window_mode, config.trainer.seed)
     model = load_model(run_dir.best_checkpoint())
     probabilities, labels, _, seconds = predict_split(model, data.clips(split))
     return {**score_split(probabilities, labels, data.genres), "inference_seconds_per_clip": seconds / len(labels)}

@@ -35,16 +35,16 @@ def test_every_feature_round_trips_through_tfrecords(prepared, synth_root, kind)
 def test_shapes_and_known_cardinality(prepared):
     manifest = read_manifest(prepared)
     n_train = manifest.clips("train")
-    for kind, windows, examples in [
+    for kind, window_mode, examples in [
         ("raw", "flat", n_train * 3),
         ("raw", "clip", n_train),
         ("mel", "flat", n_train),
         ("handcrafted", "flat", n_train),
     ]:
-        ds = make_dataset(prepared, "train", kind, batch_size=5, windows=windows)
+        ds = make_dataset(prepared, "train", kind, batch_size=5, window_mode=window_mode)
         assert int(ds.cardinality()) == -(-examples // 5)
         x, y = next(iter(ds))
-        assert tuple(x.shape[1:]) == model_input_shape(manifest, kind, windows)
+        assert tuple(x.shape[1:]) == model_input_shape(manifest, kind, window_mode)
         assert x.dtype.name == "float32" and y.dtype.name == "int32"
         assert sum(int(b[1].shape[0]) for b in ds) == examples
 

@@ -83,7 +83,7 @@ def test_every_registered_model_has_a_tiny_test_config():
 
 
 def test_registry_describes_what_each_model_reads():
-    assert {name: (spec.feature_kind, spec.windows) for name, spec in MODELS.items()} == {
+    assert {name: (spec.feature_kind, spec.window_mode) for name, spec in MODELS.items()} == {
         "conv1d": ("raw", "flat"),
         "mobilenet": ("mel", "flat"),
         "melcnn": ("mel", "flat"),

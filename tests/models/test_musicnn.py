@@ -14,10 +14,12 @@ import keras
 import numpy as np
 import pytest
 
+from genre import tags
 from genre.cli import main
 from genre.models import MODELS
 from genre.models import musicnn as mn
-from genre.weights import FETCH_COMMAND, INDEX_NAME, fetch_musicnn, musicnn_dir, musicnn_weights_path
+from genre.models import musicnn_embeddings as emb
+from genre.weights.musicnn import FETCH_COMMAND, INDEX_NAME, fetch_musicnn, musicnn_dir, musicnn_weights_path
 from tests.conftest import MUSICNN_REFERENCE, REAL_MP3
 
 OUTPUTS = mn.TAGGER_OUTPUTS["musicnn"]
@@ -54,7 +56,7 @@ def test_port_reproduces_the_original_outputs(tagger, reference):
 
 
 def test_own_preprocessing_gives_the_same_top_tags(musicnn_cache, reference):
-    [result] = mn.tag_files([REAL_MP3], cache_dir=musicnn_cache, top=5)
+    [result] = tags.tag_files([REAL_MP3], cache_dir=musicnn_cache, top=5)
     expected = reference["taggram"].mean(axis=0)
     assert result["top"] == [reference["tags"][i] for i in np.argsort(expected)[::-1][:5]]
     for i, tag in enumerate(reference["tags"]):
@@ -89,7 +91,7 @@ def test_missing_weights_fail_before_any_work_naming_the_fetch_command(tmp_path)
     with pytest.raises(FileNotFoundError, match=FETCH_COMMAND):
         mn.build(config, (187, 96), 8)
     with pytest.raises(FileNotFoundError, match=FETCH_COMMAND):
-        mn.tag_files([REAL_MP3], cache_dir=tmp_path / "empty")
+        tags.tag_files([REAL_MP3], cache_dir=tmp_path / "empty")
 
 
 def test_fit_without_weights_stops_before_the_run_starts(musicnn_prepared, tmp_path, capsys, monkeypatch):
@@ -141,25 +143,25 @@ def test_tags_command_prints_as_the_original_tagger(musicnn_cache, reference, ca
 
 def test_clip_embeddings_are_mean_and_std_over_patches(tagger, reference):
     patches = reference["patches"]
-    x = mn.clip_embeddings(np.stack([patches, patches[::-1]]), "max_pool", model=tagger, batch_size=3)
+    x = emb.clip_embeddings(np.stack([patches, patches[::-1]]), "max_pool", model=tagger, batch_size=3)
     expected = np.concatenate([reference["max_pool"].mean(axis=0), reference["max_pool"].std(axis=0)])
     assert x.shape == (2, 2 * reference["max_pool"].shape[1]) and x.dtype == np.float32
     np.testing.assert_allclose(x[0], expected, rtol=1e-5, atol=1e-4)
     np.testing.assert_allclose(x[1], x[0], rtol=1e-6, atol=1e-5)  # patch order does not matter
     with pytest.raises(ValueError, match="valid layers"):
-        mn.clip_embeddings(patches[None], "cnn9", model=tagger)
+        emb.clip_embeddings(patches[None], "cnn9", model=tagger)
 
 
 def test_embeddings_of_a_prepared_split_are_cached_by_weights_and_layer(musicnn_prepared, musicnn_cache):
     from genre.data.pipeline import load_arrays
 
-    x, y = mn.musicnn_embeddings(musicnn_prepared, "train", "penultimate", cache_dir=musicnn_cache)
+    x, y = emb.musicnn_embeddings(musicnn_prepared, "train", "penultimate", cache_dir=musicnn_cache)
     _, labels, _ = load_arrays(musicnn_prepared, "train", "musicnn")
     assert x.shape == (len(labels), 400) and np.isfinite(x).all()
     np.testing.assert_array_equal(y, labels)
     [cached] = (musicnn_prepared / "embeddings").glob("MSD_musicnn-penultimate-*-train.npz")
     np.testing.assert_array_equal(
-        mn.musicnn_embeddings(musicnn_prepared, "train", "penultimate", cache_dir=musicnn_cache)[0], x
+        emb.musicnn_embeddings(musicnn_prepared, "train", "penultimate", cache_dir=musicnn_cache)[0], x
     )
     assert cached.is_file()
 
@@ -218,16 +220,22 @@ def test_baseline_on_musicnn_embeddings(musicnn_prepared, musicnn_cache, tmp_pat
 
     monkeypatch.setenv("GENRE_CACHE", str(tmp_path / "no-cache"))
     run = tmp_path / "svm"
-    args = ["baseline", "--model", "svm", "--data", str(musicnn_prepared), "--features", "musicnn"]
+    args = ["baseline", "--model", "svm", "--data", str(musicnn_prepared), "--features", "musicnn_embeddings"]
     assert main([*args, "--run-dir", str(run)]) == 2  # no weights: stops before the run starts
     assert FETCH_COMMAND in capsys.readouterr().err and not run.exists()
 
     monkeypatch.setenv("GENRE_CACHE", str(musicnn_cache))
     assert main([*args, "--set", "embedding_layer=mean_pool", "--run-dir", str(run)]) == 0
     metrics = json.loads((run / "metrics.json").read_text())
-    assert metrics["features"] == "musicnn" and metrics["val"]["clips"] > 0
-    x, y = load_features(musicnn_prepared, "validation", "musicnn", "mean_pool")
+    assert metrics["features"] == "musicnn_embeddings" and metrics["val"]["clips"] > 0
+    x, y = load_features(musicnn_prepared, "validation", "musicnn_embeddings", "mean_pool")
     assert len(y) == len(x)
-    expected = mn.musicnn_embeddings(musicnn_prepared, "validation", "mean_pool", cache_dir=musicnn_cache)
+    expected = emb.musicnn_embeddings(musicnn_prepared, "validation", "mean_pool", cache_dir=musicnn_cache)
     np.testing.assert_array_equal(x, expected[0])
     assert x.shape == (metrics["val"]["clips"], 2 * 753)
+    # A new file gets the same embeddings of each of its segments; the SVM, without Platt scaling,
+    # says one genre with certainty.
+    capsys.readouterr()
+    assert main(["predict", "--run", str(run), str(REAL_MP3), "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert sorted(result["probabilities"].values())[-2:] == [0.0, 1.0] and len(result["top"]) == 3

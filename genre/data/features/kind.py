@@ -47,7 +47,7 @@ class FeatureKind(abc.ABC):
         stored_dtype: the dtype written to the shards.
         float_list: stored as a TFRecord float list (else as little-endian raw bytes).
         windowed: the first stored axis holds several model inputs of one clip (raw windows, musicnn
-            patches): `windows="flat"` makes each a training example, `"clip"` keeps them together.
+            patches): `window_mode="flat"` makes each a training example, `"clip"` keeps them together.
         input_scale: a model input is `float32(stored) / input_scale`.
         channel_axis: a model input gets a trailing channel axis of 1 (for Conv1D/Conv2D nets).
     """
@@ -83,9 +83,9 @@ class FeatureKind(abc.ABC):
     def parameters(self, features: FeatureConfig) -> dict:
         return asdict(features.of(self.name))
 
-    def example_shape(self, stored: tuple[int, ...], windows: str = "flat") -> tuple[int, ...]:
+    def example_shape(self, stored: tuple[int, ...], window_mode: str = "flat") -> tuple[int, ...]:
         """The shape of one model input (no batch axis) of a value stored as `stored`."""
-        shape = tuple(stored[1:]) if self.windowed and windows == "flat" else tuple(stored)
+        shape = tuple(stored[1:]) if self.windowed and window_mode == "flat" else tuple(stored)
         return (*shape, 1) if self.channel_axis else shape
 
     def to_input(self, stored, cast: Callable[[Any], Any] | None = None):

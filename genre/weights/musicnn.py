@@ -1,4 +1,4 @@
-"""Pretrained weights kept in a local cache: fetched and converted once, by one explicit command.
+"""musicnn's pretrained weights in the local cache: fetched and converted once, by one explicit command.
 
 `genre weights fetch musicnn` (`fetch_musicnn`) gets the `musicnn` 0.1.0 wheel from the package index
 (`pip download --no-deps`), or takes a wheel file the user names (offline machines), checks its SHA-256,
@@ -11,14 +11,12 @@ Models find the weights with `musicnn_weights_path`, which verifies the file's S
 `weights.json` and otherwise fails with one message naming the fetch command. Nothing is downloaded or
 converted at import, at build or in tests.
 
-Cache folder: the `cache_dir` argument, else `$GENRE_CACHE`, else `~/.cache/genre` (read when a path
-is resolved, never at import; like `KERAS_HOME` for Keras).
+Cache folder: `genre.weights.default_cache_dir` unless a `cache_dir` is given.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import tempfile
@@ -26,17 +24,13 @@ import zipfile
 from pathlib import Path
 
 from genre.data.manifest import sha256_file
+from genre.weights import default_cache_dir
 
 MUSICNN_PACKAGE = "musicnn==0.1.0"
 # SHA-256 of musicnn-0.1.0-py3-none-any.whl as published on the package index (files there never change).
 MUSICNN_WHEEL_SHA256 = "f38a4890c648c1ddbb141c5d96d2b0a8cfcd36746002d896989f7b88beb65cfa"
 FETCH_COMMAND = "genre weights fetch musicnn"
 INDEX_NAME = "weights.json"
-
-
-def default_cache_dir() -> Path:
-    """`$GENRE_CACHE` if set, else `~/.cache/genre`."""
-    return Path(os.environ.get("GENRE_CACHE") or Path.home() / ".cache" / "genre").expanduser()
 
 
 def musicnn_dir(cache_dir: str | Path | None = None) -> Path:
