@@ -18,6 +18,7 @@ passed in; same style and same generator state give bit-identical audio.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from types import MappingProxyType
 from typing import Any
 
@@ -41,7 +42,7 @@ Range = tuple[float, float]  # (mean, standard deviation)
 
 _BORROW = 0.15  # chance that one attribute group of an artist comes from another genre's profile
 _STEPS_PER_BAR = 16
-_TABLE = 2048  # wavetable size (power of two: phase wraps with a bit mask)
+_TABLE = 2048  # wavetable size (power of two: the top bits of a wrapping 32-bit phase index it)
 
 _SCALES = MappingProxyType(
     {
@@ -609,51 +610,80 @@ def _midi(tr: _Track, degree: int, base: int) -> float:
 # Sound sources. Note waveforms are cached per track: melodies reuse few (pitch, length) pairs.
 
 
+@lru_cache(maxsize=512)
 def _table(slope: float, k_max: int, odd: bool) -> np.ndarray:
-    """One cycle with harmonic amplitudes k**-slope, built by an inverse FFT (cheap per note)."""
+    """One cycle with harmonic amplitudes k**-slope, built by an inverse FFT; cached, as a track's
+    notes ask for a few dozen distinct tables a thousand times. Read-only: callers share it."""
     k = np.arange(1, k_max + 1)
     spectrum = np.zeros(_TABLE // 2 + 1, dtype=complex)
     spectrum[1 : k_max + 1] = -1j * k**-slope * ((k % 2 == 1) | (not odd))
     wave = np.fft.irfft(spectrum, _TABLE)
-    return (wave / np.abs(wave).max()).astype(np.float32)
+    table = (wave / np.abs(wave).max()).astype(np.float32)
+    table.flags.writeable = False
+    return table
 
 
-def _osc(table: np.ndarray, freq: float, n: int, sr: int, vibrato: float) -> np.ndarray:
-    """Wavetable oscillator; a fixed-point phase accumulator keeps it cheap and exact."""
+def _phase(freq: float, n: int, sr: int, vibrato: float) -> np.ndarray:
+    """Table indices of an oscillator; a 32-bit fixed-point phase wraps by itself, so the top
+    11 bits are the index with no mask (and uint32 is twice as fast as uint64)."""
     if vibrato:
         t = np.arange(n) / sr
         phase = np.cumsum(freq * (1 + vibrato * np.sin(2 * np.pi * 5.0 * t))) / sr
-        return table[(phase * _TABLE).astype(np.int64) & (_TABLE - 1)]
-    inc = round(freq / sr * 2**32)
-    return table[((np.arange(n, dtype=np.uint64) * np.uint64(inc)) >> np.uint64(21)) & np.uint64(_TABLE - 1)]
+        return (phase * _TABLE).astype(np.int64) & (_TABLE - 1)
+    inc = np.uint32(round(freq / sr * 2**32) % 2**32)
+    return (np.arange(n, dtype=np.uint32) * inc) >> np.uint32(32 - int(np.log2(_TABLE)))
 
 
-def _tone(name: str, midi: float, n: int, sr: int, rng: np.random.Generator) -> np.ndarray:
-    tb = _TIMBRES[name]
-    freq = 440.0 * 2.0 ** ((midi - 69) / 12)
+def _osc(table: np.ndarray, freq: float, n: int, sr: int, vibrato: float) -> np.ndarray:
+    """Wavetable oscillator."""
+    return table[_phase(freq, n, sr, vibrato)]
+
+
+Shape = tuple[np.ndarray, np.ndarray, np.ndarray]  # time (s), amplitude envelope, bright-to-dull fade
+
+
+def _shape(tb: _Timbre, n: int, sr: int) -> Shape:
+    """What a note of ``n`` samples shares with every other of its length and timbre, whatever its pitch."""
     t = np.arange(n, dtype=np.float32) / sr
-    if tb.fm_ratio:
-        index = tb.fm_index * np.exp(-t / tb.tone_decay)
-        wave = np.sin(2 * np.pi * freq * t + index * np.sin(2 * np.pi * freq * tb.fm_ratio * t))
-    else:
-        k_max = max(1, min(24, int(0.45 * sr / freq)))  # band-limit: no harmonic above Nyquist
-        wave = _osc(_table(tb.bright, k_max, tb.odd), freq, n, sr, tb.vibrato)
-        if tb.dull != tb.bright:
-            dull = _osc(_table(tb.dull, k_max, tb.odd), freq, n, sr, tb.vibrato)
-            wave = dull + (wave - dull) * np.exp(-t / tb.tone_decay)
-        if tb.detune:
-            wave = 0.6 * wave + 0.4 * _osc(_table(tb.bright, k_max, tb.odd), freq * (1 + tb.detune), n, sr, 0)
-    if tb.breath:
-        wave = wave + tb.breath * rng.standard_normal(n, dtype=np.float32)
     env = np.minimum(t / tb.attack, 1.0)
     if tb.decay:
-        env = env * np.exp(-t / tb.decay)
+        env *= np.exp(-t / tb.decay)
     fade = min(n, int(0.02 * sr))  # release ramp: no clicks at note ends
     env[n - fade :] *= np.linspace(1, 0, fade, dtype=np.float32)
-    wave = wave * env
+    return t, env, np.exp(-t / tb.tone_decay)
+
+
+def _tone(name: str, midi: float, shape: Shape, sr: int, rng: np.random.Generator) -> np.ndarray:
+    tb = _TIMBRES[name]
+    t, env, fall = shape
+    n = len(t)
+    freq = 440.0 * 2.0 ** ((midi - 69) / 12)
+    if tb.fm_ratio:
+        wave = np.sin(2 * np.pi * freq * tb.fm_ratio * t)
+        wave *= fall
+        wave *= np.float32(tb.fm_index)
+        wave += np.float32(2 * np.pi * freq) * t
+        wave = np.sin(wave, out=wave)
+    else:
+        k_max = max(1, min(24, int(0.45 * sr / freq)))  # band-limit: no harmonic above Nyquist
+        phase = _phase(freq, n, sr, tb.vibrato)  # bright and dull tones share one phase
+        wave = _table(tb.bright, k_max, tb.odd)[phase]
+        if tb.dull != tb.bright:
+            dull = _table(tb.dull, k_max, tb.odd)[phase]
+            wave -= dull
+            wave *= fall
+            wave += dull
+        if tb.detune:
+            wave *= np.float32(0.6)
+            wave += np.float32(0.4) * _osc(_table(tb.bright, k_max, tb.odd), freq * (1 + tb.detune), n, sr, 0)
+    if tb.breath:
+        wave += np.float32(tb.breath) * rng.standard_normal(n, dtype=np.float32)
+    wave *= env
     if tb.drive:
-        wave = np.tanh(tb.drive * wave) / np.tanh(tb.drive)
-    return wave.astype(np.float32)
+        wave *= np.float32(tb.drive)
+        wave = np.tanh(wave, out=wave)
+        wave *= np.float32(1 / np.tanh(tb.drive))
+    return wave
 
 
 def _place(out: np.ndarray, start: int, wave: np.ndarray, gain: float) -> None:
@@ -666,12 +696,16 @@ def _render_notes(tr: _Track, timbre: str, events: list[Event], rng: np.random.G
     """Mix (time_s, duration_s, midi, velocity) events of one timbre into a mono stem."""
     out = np.zeros(tr.n, dtype=np.float32)
     cache: dict[tuple[float, int], np.ndarray] = {}
-    tail = 0.08 if timbre in _SUSTAINED else 0.5 * _TIMBRES[timbre].decay
+    shapes: dict[int, Shape] = {}  # a part's notes come in few lengths
+    tb = _TIMBRES[timbre]
+    tail = 0.08 if timbre in _SUSTAINED else 0.5 * tb.decay
     for time, dur, midi, vel in events:
         n = int(tr.sr * min(max(dur, 0.05) + tail, 4.0))
         key = (round(midi, 2), n)
         if key not in cache:
-            cache[key] = _tone(timbre, midi, n, tr.sr, rng)
+            if n not in shapes:
+                shapes[n] = _shape(tb, n, tr.sr)
+            cache[key] = _tone(timbre, midi, shapes[n], tr.sr, rng)
         _place(out, int(time * tr.sr), cache[key], vel)
     return out
 
@@ -845,7 +879,9 @@ def _upsample(x: np.ndarray, factor: int, n: int) -> np.ndarray:
             np.multiply(step, np.float32(j / factor), out=y[:, j])
             y[:, j] += x
         x = y.ravel()
-    return np.pad(x[:n], (0, max(0, n - len(x))), mode="edge")
+    if len(x) >= n:  # the usual case: a view, no copy
+        return x[:n]
+    return np.pad(x, (0, n - len(x)), mode="edge")
 
 
 def _texture(tr: _Track, style: ArtistStyle, rng: np.random.Generator) -> np.ndarray:
@@ -969,7 +1005,8 @@ def _master(out: np.ndarray, tr: _Track, style: ArtistStyle, rng: np.random.Gene
     out = signal.sosfilt(sos, out, axis=1)
     drive = style.drive + 0.05
     out *= np.float32(drive / (4 * _rms(out)))  # drive into the saturator at a fixed level
-    out = np.tanh(out, out=out) * np.float32(1 / np.tanh(drive))
+    out = np.tanh(out, out=out)
+    out *= np.float32(1 / np.tanh(drive))
     if style.crush_bits:
         out = _crush(out, style.crush_bits, max(1, int(rng.integers(1, 5)) * tr.sr // 22050))
     noise = _noise_floor(tr.n, tr.sr, style, rng)
@@ -979,7 +1016,8 @@ def _master(out: np.ndarray, tr: _Track, style: ArtistStyle, rng: np.random.Gene
         out[c, :shift] += noise[tr.n - shift :]
     target = 10 ** ((style.loudness_db + rng.normal(0, 1.0)) / 20)
     out *= np.float32(target / (0.99 * _rms(out)))
-    out = np.tanh(out, out=out) * np.float32(0.99)  # soft limiter: peak stays below 0.99
+    out = np.tanh(out, out=out)
+    out *= np.float32(0.99)  # soft limiter: peak stays below 0.99
     return np.minimum(np.maximum(out, -0.99, out=out), 0.99, out=out)
 
 
