@@ -21,15 +21,17 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-import genre.synth.music as current_music  # noqa: E402
 from genre.synth.dataset import encode_mp3  # noqa: E402
-from genre.synth.music import GENRES  # noqa: E402
+from genre.synth.music import render_track  # noqa: E402
+from genre.synth.profiles import GENRES  # noqa: E402
+from genre.synth.style import draw_artist_style  # noqa: E402
 
 
 def load_baseline(rev: str, tmp: Path):
@@ -107,6 +109,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp, threadpool_limits(1):
         tmp = Path(tmp)
         old = load_baseline(args.baseline, tmp)
+        current_music = SimpleNamespace(draw_artist_style=draw_artist_style, render_track=render_track)
         for seconds in args.seconds:
             runs = {"baseline": [], "current": []}
             for i in range(-1, args.clips):  # clip -1 warms caches and imports up, untimed

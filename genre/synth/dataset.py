@@ -5,7 +5,7 @@
     OUT/fma_small/NNN/NNNNNN.mp3  real MP3 files (LAME, constant 320 kbit/s like most of FMA)
     OUT/SYNTHETIC.json            marks the tree as generated; every manifest made from it says so
 
-Tracks belong to artists (each artist keeps one style, see `genre.synth.music`), and the split
+Tracks belong to artists (each artist keeps one style, see `genre.synth.style`), and the split
 is artist-filtered 80/10/10 per genre like FMA's official one, so an artist's habits cannot leak
 from training into test. Every track is rendered from its own seed, so the tree is the same for
 the same seed whatever the number of processes, and an interrupted run resumes where it stopped.
@@ -26,7 +26,9 @@ import pandas as pd
 
 from genre.data.catalog import SYNTHETIC_MARKER
 from genre.data.fma import audio_path
-from genre.synth.music import GENRES, draw_artist_style, render_track
+from genre.synth.music import render_track
+from genre.synth.profiles import GENRES
+from genre.synth.style import draw_artist_style
 
 # fma_small's genres and their ids in FMA's genres.csv.
 FMA_GENRE_IDS = {

@@ -10,7 +10,7 @@ import soundfile as sf
 from genre.data.catalog import SYNTHETIC_MARKER
 from genre.data.fma import load_fma_catalog, read_tracks
 from genre.synth.dataset import SynthConfig, plan_tracks, write_synthetic_fma
-from genre.synth.music import GENRES
+from genre.synth.profiles import GENRES
 from tests.conftest import TINY_SYNTH
 
 
