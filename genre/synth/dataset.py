@@ -13,10 +13,7 @@ the same seed whatever the number of processes, and an interrupted run resumes w
 
 from __future__ import annotations
 
-import concurrent.futures as cf
 import json
-import multiprocessing
-import os
 import sys
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -26,6 +23,7 @@ import pandas as pd
 
 from genre.data.catalog import SYNTHETIC_MARKER
 from genre.data.fma import audio_path
+from genre.parallel import ordered_map
 from genre.synth.music import render_track
 from genre.synth.profiles import GENRES
 from genre.synth.style import draw_artist_style
@@ -235,16 +233,6 @@ def render_to_file(task: tuple[int, str, int], out: Path, config: SynthConfig) -
 def _render_all(out: Path, todo: list[tuple[int, str, int]], config: SynthConfig) -> None:
     from tqdm import tqdm
 
-    workers = config.workers or len(os.sched_getaffinity(0))
     with tqdm(total=len(todo), unit="clip", desc="synth", disable=not config.progress, file=sys.stderr) as bar:
-        if workers == 1 or len(todo) <= 1:
-            for task in todo:
-                render_to_file(task, out, config)
-                bar.update(1)
-            return
-        context = multiprocessing.get_context("spawn")
-        with cf.ProcessPoolExecutor(workers, mp_context=context) as pool:
-            futures = [pool.submit(render_to_file, task, out, config) for task in todo]
-            for future in cf.as_completed(futures):
-                future.result()
-                bar.update(1)
+        for _ in ordered_map(render_to_file, todo, config.workers, out, config):
+            bar.update(1)
