@@ -24,7 +24,7 @@ def test_the_fma_loader_reads_the_generated_tree(synth_root):
     assert set(tracks["subset"]) == {"small"}
     assert all(len(ids) == 1 for ids in tracks["genre_ids"])
     header = (synth_root / "fma_metadata" / "tracks.csv").read_text().splitlines()[:3]
-    assert header[0].startswith(",album,") and header[1].startswith(",id,") and header[2].startswith("track_id,")
+    assert header[0].startswith(",album,") and header[1].startswith(",comments,") and header[2].startswith("track_id,")
     marker = json.loads((synth_root / SYNTHETIC_MARKER).read_text())
     assert marker["config"]["seed"] == TINY_SYNTH.seed
 
