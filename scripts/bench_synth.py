@@ -3,7 +3,7 @@
 Loads ``genre/synth/music.py`` as it was at ``--baseline`` (from git, into a temporary module)
 and renders the same artists and tracks with both, one clip after the other so that both see the
 same load on a shared machine. Each clip is timed in two parts: render (``render_track``), and
-encode and write (the baseline's libsndfile MP3 writer; this tree's ``render_to_file`` path). Times
+encode and write (the baseline's libsndfile MP3 writer; this tree's ``encode_mp3``, as ``render_to_file``). Times
 are CPU seconds of this single process with one BLAS thread, the share one worker of `genre synth`
 gets of one core; wall seconds are printed beside them.
 
