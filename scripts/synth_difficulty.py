@@ -1,6 +1,6 @@
 """Calibrate how hard the synthetic genres are, and how fast they render.
 
-Renders artists x tracks clips per genre with ``genre.synth.music``, computes simple librosa
+Renders artists x tracks clips per genre with ``genre.synth.music.render_track``, computes simple librosa
 features per clip and runs artist-grouped 5-fold cross-validation (GroupKFold, artist as
 group) for GaussianNB, kNN, logistic regression and an RBF SVM. Targets: GaussianNB/kNN about
 30-55%, logistic regression/SVM about 45-70%, nothing above about 80%, no genre recall near
@@ -21,7 +21,9 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from genre.synth.music import GENRES, draw_artist_style, render_track
+from genre.synth.music import render_track
+from genre.synth.profiles import GENRES
+from genre.synth.style import draw_artist_style
 
 SAMPLE_RATE = 22050
 

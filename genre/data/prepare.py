@@ -15,16 +15,12 @@ listed in the manifest with its reason; nothing else is lost.
 from __future__ import annotations
 
 import collections
-import concurrent.futures as cf
 import hashlib
 import json
-import multiprocessing
-import os
 import platform
 import shutil
 import sys
 import time
-from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -35,6 +31,7 @@ from genre.data.catalog import SPLITS, Catalog
 from genre.data.features import FeatureConfig, compute_features
 from genre.data.manifest import FORMAT_VERSION, MANIFEST_NAME, Manifest, ManifestError, sha256_file
 from genre.data.records import encode_example
+from genre.parallel import ordered_map
 
 PARTIAL_DIR = ".partial"
 
@@ -127,7 +124,7 @@ def prepare(catalog: Catalog, out: str | Path, config: PrepareConfig = PrepareCo
 
     started = time.perf_counter()
     tasks = [(track_id, path) for plan in todo for track_id, path, _ in plan.rows]
-    results = _ordered_map(process_clip, tasks, config)
+    results = ordered_map(process_clip, tasks, config.workers, config.features)
     progress = _progress_bar(total, config)
     skipped_now = 0
     try:
@@ -302,58 +299,6 @@ def _versions() -> dict[str, str]:
         except md.PackageNotFoundError:
             continue
     return versions
-
-
-def _ordered_map(
-    fn: Callable[..., ClipResult], tasks: list[tuple[int, str]], config: PrepareConfig
-) -> Iterator[ClipResult]:
-    """fn over tasks, results in task order; in worker processes unless one worker is asked for."""
-    workers = config.workers or _usable_cores()
-    if workers == 1 or len(tasks) <= 1:
-        return _inline_map(fn, tasks, config.features)
-    return _pool_map(fn, tasks, config.features, workers)
-
-
-def _inline_map(fn, tasks, features: FeatureConfig) -> Iterator[ClipResult]:
-    from threadpoolctl import threadpool_limits
-
-    # One BLAS thread here too: the same floating-point sums, so the same bytes, with any --workers.
-    with threadpool_limits(1):
-        for task in tasks:
-            yield fn(task, features)
-
-
-def _pool_map(fn, tasks: Iterable, features: FeatureConfig, workers: int) -> Iterator[ClipResult]:
-    # spawn: this process has TensorFlow loaded, whose threads make fork unsafe.
-    context = multiprocessing.get_context("spawn")
-    with cf.ProcessPoolExecutor(workers, mp_context=context, initializer=one_thread_per_process) as pool:
-        pending: collections.deque[cf.Future] = collections.deque()
-        task_iter = iter(tasks)
-        try:
-            for task in task_iter:  # keep a bounded window of clips in flight
-                pending.append(pool.submit(fn, task, features))
-                if len(pending) >= 4 * workers:
-                    yield pending.popleft().result()
-            while pending:
-                yield pending.popleft().result()
-        finally:
-            for future in pending:
-                future.cancel()
-
-
-def one_thread_per_process() -> None:
-    """N worker processes on N cores: BLAS and OpenMP pools of one thread each, not N each (and the
-    same arithmetic as in-process preparation, so the bytes do not depend on --workers)."""
-    from threadpoolctl import threadpool_limits
-
-    threadpool_limits(1)
-
-
-def _usable_cores() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not on every platform
-        return os.cpu_count() or 1
 
 
 def _progress_bar(total: int, config: PrepareConfig):

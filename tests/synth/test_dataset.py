@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import pytest
@@ -10,7 +11,7 @@ import soundfile as sf
 from genre.data.catalog import SYNTHETIC_MARKER
 from genre.data.fma import load_fma_catalog, read_tracks
 from genre.synth.dataset import SynthConfig, plan_tracks, write_synthetic_fma
-from genre.synth.music import GENRES
+from genre.synth.profiles import GENRES
 from tests.conftest import TINY_SYNTH
 
 
@@ -23,7 +24,7 @@ def test_the_fma_loader_reads_the_generated_tree(synth_root):
     assert set(tracks["subset"]) == {"small"}
     assert all(len(ids) == 1 for ids in tracks["genre_ids"])
     header = (synth_root / "fma_metadata" / "tracks.csv").read_text().splitlines()[:3]
-    assert header[0].startswith(",album,") and header[1].startswith(",id,") and header[2].startswith("track_id,")
+    assert header[0].startswith(",album,") and header[1].startswith(",comments,") and header[2].startswith("track_id,")
     marker = json.loads((synth_root / SYNTHETIC_MARKER).read_text())
     assert marker["config"]["seed"] == TINY_SYNTH.seed
 
@@ -68,3 +69,14 @@ def test_resumes_and_refuses_other_settings(tmp_path):
     assert paths[1].stat().st_mtime_ns == mtime  # finished files are kept
     with pytest.raises(FileExistsError, match="other settings"):
         write_synthetic_fma(out, SynthConfig(tracks_per_genre=2, seconds=1.5, workers=1, progress=False))
+
+
+def test_the_number_of_workers_does_not_change_a_byte(tmp_path):
+    config = SynthConfig(tracks_per_genre=1, seconds=1.5, sample_rate=22050, channels=1, workers=1, progress=False)
+    trees = []
+    for workers in (1, 2):
+        out = tmp_path / f"w{workers}"
+        write_synthetic_fma(out, dataclasses.replace(config, workers=workers))
+        trees.append({str(p.relative_to(out)): p.read_bytes() for p in sorted(out.rglob("*")) if p.is_file()})
+    assert len(trees[0]) == 8 + 3  # clips, tracks.csv, genres.csv, the marker
+    assert trees[0] == trees[1]

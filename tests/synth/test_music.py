@@ -7,7 +7,9 @@ import dataclasses
 import numpy as np
 import pytest
 
-from genre.synth.music import GENRES, ArtistStyle, draw_artist_style, render_track
+from genre.synth.music import render_track
+from genre.synth.profiles import GENRES
+from genre.synth.style import ArtistStyle, draw_artist_style
 
 SR = 22050
 

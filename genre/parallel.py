@@ -1,0 +1,126 @@
+"""An ordered process pool: ``fn`` over tasks in worker processes, results back in task order.
+
+Owns how `prepare` and `synth` use the machine's cores: how many (``usable_cores``), what each
+worker sets up (one BLAS/OpenMP thread, so the arithmetic and hence every output byte is the
+same with any number of workers; death with its parent), and a bounded window of tasks in
+flight. It hands on an iterator of results; what a task is and where its result goes are the
+caller's.
+
+Workers die with the process that started them: a killed `genre prepare` or `genre synth`
+(SIGKILL, an OOM kill) would otherwise leave them blocked on the task queue for good, since
+each worker holds both ends of that queue's pipe and so never sees it close.
+"""
+
+from __future__ import annotations
+
+import collections
+import concurrent.futures as cf
+import ctypes
+import multiprocessing
+import os
+import signal
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any
+
+_PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
+_WATCH_SECONDS = 0.5  # how often the portable fallback looks at the parent
+
+
+def usable_cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on every platform
+        return os.cpu_count() or 1
+
+
+def ordered_map(fn: Callable[..., Any], tasks: Iterable, workers: int | None, *args: Any) -> Iterator[Any]:
+    """``fn(task, *args)`` for each task, in task order; in ``workers`` processes (None: every usable
+    core), or in this process when one worker is asked for or there is at most one task.
+
+    A generator: nothing starts before the first result is asked for, and closing it cancels
+    the tasks not yet started.
+    """
+    tasks = list(tasks)
+    workers = workers or usable_cores()
+    if workers == 1 or len(tasks) <= 1:
+        return _inline_map(fn, tasks, args)
+    return _pool_map(fn, tasks, args, workers)
+
+
+def _inline_map(fn, tasks: list, args: tuple) -> Iterator[Any]:
+    from threadpoolctl import threadpool_limits
+
+    # One BLAS thread here too: the same floating-point sums, so the same bytes, with any worker count.
+    with threadpool_limits(1):
+        for task in tasks:
+            yield fn(task, *args)
+
+
+def _pool_map(fn, tasks: list, args: tuple, workers: int) -> Iterator[Any]:
+    # spawn: the caller may have TensorFlow loaded, whose threads make fork unsafe.
+    context = multiprocessing.get_context("spawn")
+    with cf.ProcessPoolExecutor(
+        workers, mp_context=context, initializer=init_worker, initargs=(os.getpid(), fn)
+    ) as pool:
+        pending: collections.deque[cf.Future] = collections.deque()
+        try:
+            for task in tasks:  # keep a bounded window of tasks in flight
+                pending.append(pool.submit(fn, task, *args))
+                if len(pending) >= 4 * workers:
+                    yield pending.popleft().result()
+            while pending:
+                yield pending.popleft().result()
+        finally:
+            for future in pending:
+                future.cancel()
+
+
+def init_worker(parent_pid: int, fn: Callable[..., Any] | None = None) -> None:
+    """Set up one worker process: death with ``parent_pid``, and one thread per pool.
+
+    ``fn`` is only carried: unpickling it imports its module, and with it the BLAS and OpenMP
+    libraries its tasks use, before the thread limit is set (threadpoolctl limits only the
+    libraries already loaded).
+    """
+    die_with_parent(parent_pid)
+    one_thread_per_process()
+
+
+def one_thread_per_process() -> None:
+    """N worker processes on N cores: BLAS and OpenMP pools of one thread each, not N each (and the
+    same arithmetic as in-process work, so the bytes do not depend on the number of workers)."""
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(1)
+
+
+def die_with_parent(parent_pid: int) -> None:
+    """End this process when ``parent_pid``, the process that started it, is gone.
+
+    Linux: the kernel sends SIGKILL when the parent dies (prctl PR_SET_PDEATHSIG; strictly, when
+    the parent's thread that started this process ends, and the pool is started and used by
+    one thread). Elsewhere, or if prctl fails: a daemon thread that watches the parent id.
+    """
+    if sys.platform.startswith("linux") and _set_death_signal(signal.SIGKILL):
+        if os.getppid() != parent_pid:  # the parent died before the signal was armed
+            os._exit(1)
+        return
+    threading.Thread(target=_watch_parent, args=(parent_pid,), name="watch-parent", daemon=True).start()
+
+
+def _set_death_signal(signum: int) -> bool:
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        return libc.prctl(_PR_SET_PDEATHSIG, int(signum), 0, 0, 0) == 0
+    except (OSError, AttributeError):  # no libc symbol table or no prctl: use the fallback
+        return False
+
+
+def _watch_parent(parent_pid: int) -> None:
+    # An orphan is adopted by init or a subreaper, so its parent id changes.
+    while os.getppid() == parent_pid:
+        time.sleep(_WATCH_SECONDS)
+    os._exit(1)

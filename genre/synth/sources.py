@@ -1,0 +1,194 @@
+"""Sound sources: wavetable and FM tones, one-shot drums, and the timbre recipes behind them.
+
+Owns the DSP that makes a single sound from numbers: ``tone`` (one note of a named timbre in
+``TIMBRES``), ``drum_kit`` (one-shot drum sounds), ``place`` (mixing a sound into a stem) and
+``upsample`` (control-rate signals to audio rate). It knows nothing of bars, styles or genres;
+``genre.synth.music`` places these sounds on the arrangement's events.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+from types import MappingProxyType
+
+import numpy as np
+
+_TABLE = 2048  # wavetable size (power of two: the top bits of a wrapping 32-bit phase index it)
+
+
+@dataclass(frozen=True)
+class Timbre:
+    """Cheap synthesis recipe: wavetable that fades from a bright to a dull spectrum, or FM."""
+
+    bright: float  # spectral slope of the attack (harmonic k has amplitude k**-bright)
+    dull: float  # slope the tone decays to (per-harmonic decay, pluck/piano-like)
+    attack: float  # seconds
+    decay: float  # amplitude time constant in seconds; 0 means sustained
+    tone_decay: float = 0.2  # seconds for the bright-to-dull fade / FM index decay
+    odd: bool = False  # odd harmonics only (square, clarinet-like)
+    vibrato: float = 0.0  # relative frequency depth at 5 Hz
+    detune: float = 0.0  # second detuned voice (chorus, supersaw-like pads)
+    drive: float = 0.0  # tanh saturation (distorted guitar)
+    fm_ratio: float = 0.0  # > 0 switches to two-operator FM
+    fm_index: float = 0.0
+    breath: float = 0.0  # noise mixed in (flute)
+
+
+TIMBRES = MappingProxyType(
+    {
+        "pluck": Timbre(1.0, 3.0, 0.002, 0.45, 0.05),
+        "guitar": Timbre(0.9, 2.5, 0.003, 0.9, 0.15),
+        "piano": Timbre(1.2, 3.0, 0.002, 1.3, 0.3),
+        "epiano": Timbre(0, 0, 0.003, 1.1, 0.4, fm_ratio=1.0, fm_index=1.3),
+        "bell": Timbre(0, 0, 0.001, 1.8, 0.6, fm_ratio=3.5, fm_index=3.0),
+        "organ": Timbre(1.8, 1.8, 0.01, 0.0, odd=True),
+        "strings": Timbre(1.1, 1.1, 0.15, 0.0, vibrato=0.004, detune=0.004),
+        "pad": Timbre(1.3, 1.3, 0.35, 0.0, detune=0.007),
+        "saw_lead": Timbre(1.0, 1.0, 0.01, 0.0, detune=0.004),
+        "square_lead": Timbre(1.0, 1.0, 0.01, 0.0, odd=True, vibrato=0.003),
+        "flute": Timbre(2.8, 2.8, 0.06, 0.0, vibrato=0.005, breath=0.06),
+        "dist_guitar": Timbre(1.0, 1.6, 0.003, 2.0, 0.5, drive=5.0),
+        "sub": Timbre(6.0, 6.0, 0.005, 1.5),
+        "sine": Timbre(4.0, 6.0, 0.005, 0.8, 0.1),
+        "saw_bass": Timbre(1.0, 2.5, 0.004, 1.0, 0.12),
+        "square_bass": Timbre(1.0, 2.5, 0.004, 1.0, 0.15, odd=True),
+    }
+)
+SUSTAINED = frozenset(name for name, t in TIMBRES.items() if t.decay == 0.0)
+
+
+@lru_cache(maxsize=512)
+def wavetable(slope: float, k_max: int, odd: bool) -> np.ndarray:
+    """One cycle with harmonic amplitudes k**-slope, built by an inverse FFT; cached, as a track's
+    notes ask for a few dozen distinct tables a thousand times. Read-only: callers share it."""
+    k = np.arange(1, k_max + 1)
+    spectrum = np.zeros(_TABLE // 2 + 1, dtype=complex)
+    spectrum[1 : k_max + 1] = -1j * k**-slope * ((k % 2 == 1) | (not odd))
+    wave = np.fft.irfft(spectrum, _TABLE)
+    table = (wave / np.abs(wave).max()).astype(np.float32)
+    table.flags.writeable = False
+    return table
+
+
+def phase_index(freq: float, n: int, sr: int, vibrato: float) -> np.ndarray:
+    """Table indices of an oscillator; a 32-bit fixed-point phase wraps by itself, so the top
+    11 bits are the index with no mask (and uint32 is twice as fast as uint64)."""
+    if vibrato:
+        t = np.arange(n) / sr
+        phase = np.cumsum(freq * (1 + vibrato * np.sin(2 * np.pi * 5.0 * t))) / sr
+        return (phase * _TABLE).astype(np.int64) & (_TABLE - 1)
+    inc = np.uint32(round(freq / sr * 2**32) % 2**32)
+    return (np.arange(n, dtype=np.uint32) * inc) >> np.uint32(32 - int(np.log2(_TABLE)))
+
+
+def oscillator(table: np.ndarray, freq: float, n: int, sr: int, vibrato: float) -> np.ndarray:
+    """Wavetable oscillator."""
+    return table[phase_index(freq, n, sr, vibrato)]
+
+
+Shape = tuple[np.ndarray, np.ndarray, np.ndarray]  # time (s), amplitude envelope, bright-to-dull fade
+
+
+def note_shape(tb: Timbre, n: int, sr: int) -> Shape:
+    """What a note of ``n`` samples shares with every other of its length and timbre, whatever its pitch."""
+    t = np.arange(n, dtype=np.float32) / sr
+    env = np.minimum(t / tb.attack, 1.0)
+    if tb.decay:
+        env *= np.exp(-t / tb.decay)
+    fade = min(n, int(0.02 * sr))  # release ramp: no clicks at note ends
+    env[n - fade :] *= np.linspace(1, 0, fade, dtype=np.float32)
+    return t, env, np.exp(-t / tb.tone_decay)
+
+
+def tone(name: str, midi: float, shape: Shape, sr: int, rng: np.random.Generator) -> np.ndarray:
+    tb = TIMBRES[name]
+    t, env, fall = shape
+    n = len(t)
+    freq = 440.0 * 2.0 ** ((midi - 69) / 12)
+    if tb.fm_ratio:
+        wave = np.sin(2 * np.pi * freq * tb.fm_ratio * t)
+        wave *= fall
+        wave *= np.float32(tb.fm_index)
+        wave += np.float32(2 * np.pi * freq) * t
+        wave = np.sin(wave, out=wave)
+    else:
+        k_max = max(1, min(24, int(0.45 * sr / freq)))  # band-limit: no harmonic above Nyquist
+        phase = phase_index(freq, n, sr, tb.vibrato)  # bright and dull tones share one phase
+        wave = wavetable(tb.bright, k_max, tb.odd)[phase]
+        if tb.dull != tb.bright:
+            dull = wavetable(tb.dull, k_max, tb.odd)[phase]
+            wave -= dull
+            wave *= fall
+            wave += dull
+        if tb.detune:
+            wave *= np.float32(0.6)
+            wave += np.float32(0.4) * oscillator(wavetable(tb.bright, k_max, tb.odd), freq * (1 + tb.detune), n, sr, 0)
+    if tb.breath:
+        wave += np.float32(tb.breath) * rng.standard_normal(n, dtype=np.float32)
+    wave *= env
+    if tb.drive:
+        wave *= np.float32(tb.drive)
+        wave = np.tanh(wave, out=wave)
+        wave *= np.float32(1 / np.tanh(tb.drive))
+    return wave
+
+
+def place(out: np.ndarray, start: int, wave: np.ndarray, gain: float) -> None:
+    a, b = max(start, 0), min(start + len(wave), len(out))
+    if a < b:
+        out[a:b] += wave[a - start : b - start] * np.float32(gain)
+
+
+def drum_kit(kit: str, tune: float, sr: int, rng: np.random.Generator) -> dict[str, np.ndarray]:
+    """One-shot drum sounds from sine sweeps and shaped noise."""
+
+    def burst(seconds: float, decay: float, bright: int, attack: float = 0.0) -> np.ndarray:
+        n = int(seconds * sr)
+        x = rng.standard_normal(n + bright).astype(np.float32)
+        for _ in range(bright):  # each difference tilts the noise towards the highs
+            x = np.diff(x)
+        t = np.arange(n, dtype=np.float32) / sr
+        env = np.exp(-t / decay) * (np.minimum(t / attack, 1) if attack else 1)
+        return x * env / (2.0**bright)
+
+    def sweep(seconds: float, f0: float, decay: float, drop: float = 2.0) -> np.ndarray:
+        t = np.arange(int(seconds * sr), dtype=np.float32) / sr
+        phase = 2 * np.pi * f0 * (t + drop * 0.02 * (1 - np.exp(-t / 0.02)))  # falling pitch
+        return np.sin(phase) * np.exp(-t / decay)
+
+    hat, open_hat = burst(0.08, 0.025, 2), burst(0.3, 0.15, 2)
+    if kit == "808":
+        kick, snare, perc = sweep(0.9, 45 * tune, 0.45), burst(0.25, 0.06, 1), sweep(0.15, 800, 0.04, 0.0)
+    elif kit == "electronic":
+        gap = int(0.011 * sr)  # a clap is three quick noise bursts
+        clap = sum(np.pad(burst(0.15, 0.03, 1), (i * gap, (2 - i) * gap)) for i in range(3))
+        kick, snare, perc = sweep(0.4, 52 * tune, 0.18), clap, sweep(0.05, 1700, 0.012, 0.0)
+    elif kit == "lofi":
+        kick, snare, perc = sweep(0.3, 60 * tune, 0.12), burst(0.2, 0.08, 0), sweep(0.05, 1200, 0.01, 0.0)
+        hat, open_hat = burst(0.08, 0.03, 1), burst(0.25, 0.1, 1)
+    elif kit == "hand":
+        kick, perc = sweep(0.35, 80 * tune, 0.15, 1.0), sweep(0.25, 320, 0.09, 0.5)
+        snare = burst(0.12, 0.04, 1) + 0.5 * sweep(0.12, 400, 0.04, 0.3)
+        hat, open_hat = burst(0.12, 0.05, 2, attack=0.015), burst(0.25, 0.1, 2, attack=0.03)  # shaker
+    else:  # acoustic
+        kick = sweep(0.35, 55 * tune, 0.16) + 0.3 * burst(0.35, 0.004, 1)
+        snare = burst(0.3, 0.12, 1) + 0.6 * sweep(0.3, 190, 0.05, 0.5)
+        perc = sweep(0.4, 120, 0.15, 0.5)
+    return {"kick": kick, "snare": 0.8 * snare, "hat": 0.5 * hat, "open": 0.4 * open_hat, "perc": 0.6 * perc}
+
+
+def upsample(x: np.ndarray, factor: int, n: int) -> np.ndarray:
+    """Linear interpolation by an integer factor (for control-rate and low-rate signals)."""
+    if x.size == 0:  # clips shorter than one low-rate sample
+        return np.zeros(n, dtype=np.float32)
+    if factor > 1:
+        step = np.diff(x, append=x[-1:])
+        y = np.empty((len(x), factor), dtype=np.float32)
+        for j in range(factor):  # one pass per phase: no (len, factor) temporaries
+            np.multiply(step, np.float32(j / factor), out=y[:, j])
+            y[:, j] += x
+        x = y.ravel()
+    if len(x) >= n:  # the usual case: a view, no copy
+        return x[:n]
+    return np.pad(x, (0, n - len(x)), mode="edge")
