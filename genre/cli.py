@@ -16,9 +16,12 @@ from pathlib import Path
 from genre import __version__
 from genre.baselines import BASELINES
 from genre.baselines.vectors import SOURCES as VECTOR_SOURCES
+from genre.demo import DemoConfig
 from genre.models import MODELS
 from genre.models.musicnn import VARIANTS as MUSICNN_VARIANTS
+from genre.options import add_options, config_from_args
 from genre.study import NETS
+from genre.synth.dataset import SynthConfig
 from genre.train import TrainingDiverged
 
 BASELINE_NAMES = tuple(BASELINES)
@@ -55,13 +58,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo = commands.add_parser(
         "demo", help="the whole study on a generated FMA-shaped set: data, every model, the report"
     )
-    demo.add_argument(
-        "--out", type=Path, default=Path("genre-demo"), help="folder for everything (default: %(default)s)"
-    )
-    demo.add_argument("--quick", action="store_true", help="a tiny set and one epoch per net: the whole path fast")
-    demo.add_argument("--tracks-per-genre", type=int, help="default: 50 (10 with --quick)")
-    demo.add_argument("--seconds", type=float, help="length of each generated clip (default: 10; 4 with --quick)")
-    _common(demo)
+    add_options(demo, DemoConfig)
     demo.set_defaults(handler=_run_demo)
 
     study = commands.add_parser("study", help="the whole study on real data: prepare, every model, the report")
@@ -86,11 +83,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     synth = commands.add_parser("synth", help="write an FMA-shaped data set of generated music")
     synth.add_argument("--out", type=Path, required=True)
-    synth.add_argument("--tracks-per-genre", type=int, default=100)
-    synth.add_argument("--seconds", type=float, default=30.0)
-    synth.add_argument("--sample-rate", type=int, default=44100)
-    synth.add_argument("--channels", type=int, default=2, choices=(1, 2))
-    _common(synth)
+    add_options(synth, SynthConfig)
     synth.set_defaults(handler=_run_synth)
 
     prep = commands.add_parser("prepare", help="decode audio, compute features, write TFRecord shards + manifest")
@@ -207,17 +200,9 @@ def _common(sub: argparse.ArgumentParser) -> None:
 
 
 def _run_demo(args) -> int:
-    from genre.demo import DemoConfig, run_demo
+    from genre.demo import run_demo
 
-    config = DemoConfig(
-        out=args.out,
-        tracks_per_genre=args.tracks_per_genre,
-        seconds=args.seconds,
-        quick=args.quick,
-        seed=args.seed,
-        workers=args.workers,
-        progress=not args.quiet,
-    )
+    config = config_from_args(DemoConfig, args)
     _print_study(run_demo(config, tune=_tuning_step(*config.tuning())))
     return 0
 
@@ -285,17 +270,9 @@ def _print_study(result) -> None:
 
 
 def _run_synth(args) -> int:
-    from genre.synth.dataset import SynthConfig, write_synthetic_fma
+    from genre.synth.dataset import write_synthetic_fma
 
-    config = SynthConfig(
-        tracks_per_genre=args.tracks_per_genre,
-        seed=args.seed,
-        seconds=args.seconds,
-        sample_rate=args.sample_rate,
-        channels=args.channels,
-        workers=args.workers,
-        progress=not args.quiet,
-    )
+    config = config_from_args(SynthConfig, args)
     plan = write_synthetic_fma(args.out, config)
     print(f"wrote {len(plan)} generated clips ({plan['genre'].nunique()} genres) under {args.out}")
     return 0

@@ -10,7 +10,7 @@ or two; its figures mean even less than the demo's.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from genre.data.audio import AudioConfig
@@ -46,13 +46,14 @@ QUICK_TUNING = ({"svm": 3, "melcnn": 2}, {})
 
 @dataclass(frozen=True)
 class DemoConfig:
-    out: Path = Path("genre-demo")
-    tracks_per_genre: int | None = None  # None: 50, or 10 when quick
-    seconds: float | None = None  # None: 10 s (shorter than FMA's 30 s so the demo is quick), 4 s when quick
-    quick: bool = False
+    out: Path = field(default=Path("genre-demo"), metadata={"help": "folder for everything"})
+    tracks_per_genre: int | None = field(default=None, metadata={"help": "default: 50 (10 with --quick)"})
+    # Shorter than FMA's 30 s so the demo is quick.
+    seconds: float | None = field(default=None, metadata={"help": "length of each clip (default: 10; 4 with --quick)"})
+    quick: bool = field(default=False, metadata={"help": "a tiny set and one epoch per net: the whole path fast"})
     seed: int = 0
-    workers: int | None = None
-    progress: bool = True
+    workers: int | None = field(default=None, metadata={"help": "processes (default: every core)"})
+    progress: bool = field(default=True, metadata={"flag": "--quiet", "help": "no progress bar"})
 
     @property
     def tracks(self) -> int:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 import sys
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -46,12 +46,12 @@ SPLIT_FRACTIONS = {"test": 0.1, "validation": 0.1}  # the rest is training, as i
 class SynthConfig:
     tracks_per_genre: int = 100
     seed: int = 0
-    seconds: float = 30.0
+    seconds: float = field(default=30.0, metadata={"help": "length of each clip"})
     sample_rate: int = 44100
-    channels: int = 2
+    channels: int = field(default=2, metadata={"choices": (1, 2)})
     max_tracks_per_artist: int = 6
-    workers: int | None = None  # processes; None: every core; 1: in this process
-    progress: bool = True
+    workers: int | None = field(default=None, metadata={"help": "processes (default: every core; 1: this one)"})
+    progress: bool = field(default=True, metadata={"flag": "--quiet", "help": "no progress bar"})
 
     def __post_init__(self) -> None:
         if self.tracks_per_genre < 1:
