@@ -352,6 +352,8 @@ def _default_run_dir(model: str) -> Path:
 
 
 def _metrics_summary(metrics: dict, run_dir: Path) -> str:
+    from genre.evaluate import with_interval
+
     epochs = f", {metrics['epochs']} epochs" if metrics["epochs"] is not None else ""
     lines = [f"run {run_dir}: {metrics['model']} on {metrics['backend']}{epochs}, {metrics['train_seconds']:.1f} s"]
     if metrics["data"]["synthetic"]:
@@ -364,7 +366,8 @@ def _metrics_summary(metrics: dict, run_dir: Path) -> str:
         m = metrics[split]
         window = f", window accuracy {m['window_accuracy']:.3f}" if "window_accuracy" in m else ""
         lines.append(
-            f"{split:<5} accuracy {m['accuracy']:.3f}, macro-F1 {m['macro_f1']:.3f}{window} ({m['clips']} clips)"
+            f"{split:<5} accuracy {with_interval(m, 'accuracy')}, macro-F1 {with_interval(m, 'macro_f1', False)}"
+            f"{window} ({m['clips']} clips; 95% intervals)"
         )
     return "\n".join(lines)
 

@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+# The bootstrap's seed: the same clips and predictions always give the same interval.
+INTERVAL_SEED = 0
 # metrics.json's key for each split's metrics.
 SPLIT_KEYS = {"train": "train", "validation": "val", "test": "test"}
 
@@ -47,30 +49,52 @@ def aggregate_clips(probabilities: np.ndarray) -> np.ndarray:
     return probabilities.mean(axis=1)
 
 
-def score_split(probabilities: np.ndarray, labels: np.ndarray, genres: list[str]) -> dict:
-    """Clip-level metrics, plus window-level accuracy when there are several windows per clip."""
+def score_split(
+    probabilities: np.ndarray, labels: np.ndarray, genres: list[str], track_ids: np.ndarray | None = None
+) -> dict:
+    """Clip-level metrics with their 95% intervals, plus window-level accuracy when there are several
+    windows per clip; with `track_ids`, every clip's label and prediction too, for paired tests
+    between runs on the same clips (`genre.report`)."""
+    from genre.uncertainty import BOOTSTRAP, EXACT, accuracy_interval, bootstrap_interval
+
     clip_probabilities = aggregate_clips(probabilities)
-    metrics = classification_metrics(labels, clip_probabilities.argmax(axis=-1), genres)
+    predicted = clip_probabilities.argmax(axis=-1)
+    metrics = classification_metrics(labels, predicted, genres)
+    metrics["accuracy_interval"] = list(accuracy_interval(int(np.sum(predicted == labels)), len(labels)))
+    metrics["macro_f1_interval"] = list(
+        bootstrap_interval(labels, predicted, "macro_f1", n_classes=len(genres), seed=INTERVAL_SEED)
+    )
+    metrics["interval_method"] = {
+        "level": 0.95,
+        "accuracy": EXACT,
+        "macro_f1": f"{BOOTSTRAP}, 2000 resamples, seed {INTERVAL_SEED}",
+    }
     if probabilities.ndim == 3:
         windows = probabilities.shape[1]
         window_predicted = probabilities.argmax(axis=-1).ravel()
         metrics["window_accuracy"] = float(np.mean(window_predicted == np.repeat(labels, windows)))
         metrics["windows_per_clip"] = int(windows)
+    if track_ids is not None:
+        metrics["predictions"] = {
+            "track_id": [int(t) for t in track_ids],
+            "label": [int(y) for y in labels],
+            "predicted": [int(p) for p in predicted],
+        }
     return metrics
 
 
 def score_splits(
-    predict: Callable[[str], tuple[np.ndarray, np.ndarray, float]], splits, genres: list[str]
+    predict: Callable[[str], tuple[np.ndarray, np.ndarray, np.ndarray, float]], splits, genres: list[str]
 ) -> tuple[dict[str, dict], float]:
     """Scores a model on each split: `predict(split)` gives its (clips[, windows], classes)
-    probabilities, the labels, and the seconds spent in the model. Returns metrics by metrics.json
-    key, and the model's mean seconds per clip over all splits."""
+    probabilities, the labels, the track ids, and the seconds spent in the model. Returns metrics by
+    metrics.json key, and the model's mean seconds per clip over all splits."""
     out, seconds, clips = {}, 0.0, 0
     for split in splits:
-        probabilities, labels, spent = predict(split)
+        probabilities, labels, track_ids, spent = predict(split)
         seconds += spent
         clips += len(labels)
-        out[SPLIT_KEYS[split]] = score_split(probabilities, labels, genres)
+        out[SPLIT_KEYS[split]] = score_split(probabilities, labels, genres, track_ids)
     return out, seconds / max(clips, 1)
 
 
@@ -123,3 +147,15 @@ class RunMetrics:
 def data_summary(path, manifest) -> dict:
     """How metrics.json names the data a run read."""
     return {"path": str(path), "synthetic": manifest.synthetic, "source": manifest.source}
+
+
+def with_interval(split_metrics: dict, name: str, percent: bool = True) -> str:
+    """A split's metric and its 95% interval as text, e.g. `41.0% [25.6, 57.9]` (or `0.402 [0.25, 0.55]`)."""
+
+    def form(x: float) -> str:
+        return f"{100 * x:.1f}%" if percent else f"{x:.3f}"
+
+    interval = split_metrics.get(f"{name}_interval")
+    if interval is None:  # metrics written before intervals were recorded
+        return f"{form(split_metrics[name])} [no interval]"
+    return f"{form(split_metrics[name])} [{form(interval[0])}, {form(interval[1])}]"

@@ -165,8 +165,11 @@ def run_study(
 
 
 def _line(i: int, jobs: int, run: Path) -> str:
+    from genre.evaluate import with_interval
+
     m = RunDir(run).metrics()
     return (
         f"[{i}/{jobs}] {m['model']} ({m['features']}): validation accuracy {m['val']['accuracy']:.1%}, "
-        f"test accuracy {m['test']['accuracy']:.1%} ({m['train_seconds']:.1f} s training)"
+        f"test accuracy {with_interval(m['test'], 'accuracy')} of {m['test']['clips']} clips "
+        f"({m['train_seconds']:.1f} s training)"
     )

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from genre.baselines import BASELINES
+from genre.evaluate import with_interval
 from genre.study import Log, StudyConfig
 from tuning.config import TuneConfig
 from tuning.run import run_tuning
@@ -62,7 +63,8 @@ def study_tuning(
                 continue
             log(
                 f"tuned {model}: {n} trials ({result.counts['pruned']} pruned), best validation accuracy "
-                f"{result.best_value:.1%}, refit test accuracy {result.refit_metrics['test']['accuracy']:.1%}"
+                f"{result.best_value:.1%}, refit test accuracy "
+                f"{with_interval(result.refit_metrics['test'], 'accuracy')}"
             )
             runs.append(result.refit_run_dir)
         return runs

@@ -90,11 +90,16 @@ def fit_baseline(config: BaselineConfig, run: Path, *, evaluate_test: bool = Tru
 
 
 def _predict_split(pipeline, config: BaselineConfig, split: str, classes: int):
-    """A split's clip vectors through the pipeline: (one-hot predictions, labels, seconds in the model)."""
-    x, y = load_features(Path(config.run.data), split, config.run.features, config.run.embedding_layer)
+    """A split's clip vectors through the pipeline: (one-hot predictions, labels, track ids, seconds in
+    the model)."""
+    from genre.data.pipeline import track_ids
+
+    data = Path(config.run.data)
+    x, y = load_features(data, split, config.run.features, config.run.embedding_layer)
+    ids = track_ids(data, split, get_source(config.run.features).stored_kind)
     started = time.perf_counter()
     predicted = pipeline.predict(x)
-    return one_hot(predicted, classes), y, time.perf_counter() - started
+    return one_hot(predicted, classes), y, ids, time.perf_counter() - started
 
 
 def load_baseline(run: Path):
@@ -121,8 +126,11 @@ def evaluate_baseline(run: Path, split: str = "test") -> dict:
     config = read_baseline_config(run)
     pipeline = load_baseline(run)
     genres = read_manifest(config.run.data).genres
-    probabilities, labels, seconds = _predict_split(pipeline, config, split, len(genres))
-    return {**score_split(probabilities, labels, genres), "inference_seconds_per_clip": seconds / max(len(labels), 1)}
+    probabilities, labels, ids, seconds = _predict_split(pipeline, config, split, len(genres))
+    return {
+        **score_split(probabilities, labels, genres, ids),
+        "inference_seconds_per_clip": seconds / max(len(labels), 1),
+    }
 
 
 def _check_pca(config: BaselineConfig, x_train: np.ndarray) -> None:

@@ -138,16 +138,7 @@ def _examples(data_dir, split, kind, window_mode, cache, verify, manifest, file_
     clips = sum(e["records"] for e in entries)
     files = [str(data_dir / e["file"]) for e in entries]
 
-    ds = tf.data.Dataset.from_tensor_slices(files)
-    if file_shuffle_seed is not None:  # with a cache, the first epoch's file order would be replayed anyway
-        ds = ds.shuffle(len(files), seed=file_shuffle_seed, reshuffle_each_iteration=True)
-    ds = ds.interleave(
-        lambda f: tf.data.TFRecordDataset(f, buffer_size=1 << 20),
-        cycle_length=max(1, min(len(files), 8)),
-        num_parallel_calls=tf.data.AUTOTUNE,
-        deterministic=True,
-    )
-    ds = ds.map(parse_function(kind, shape), num_parallel_calls=tf.data.AUTOTUNE)
+    ds = _records(files, file_shuffle_seed).map(parse_function(kind, shape), num_parallel_calls=tf.data.AUTOTUNE)
     ds = ds.apply(tf.data.experimental.assert_cardinality(clips))
     if cache:
         ds = ds.cache()
@@ -159,6 +150,33 @@ def _examples(data_dir, split, kind, window_mode, cache, verify, manifest, file_
         ).unbatch()
         return ds.apply(tf.data.experimental.assert_cardinality(clips * n_windows)), clips * n_windows
     return ds, clips
+
+
+def _records(files: list[str], file_shuffle_seed: int | None = None):
+    """The serialized records of a split's shards, in the one order every reader sees them."""
+    import tensorflow as tf
+
+    ds = tf.data.Dataset.from_tensor_slices(files)
+    if file_shuffle_seed is not None:  # with a cache, the first epoch's file order would be replayed anyway
+        ds = ds.shuffle(len(files), seed=file_shuffle_seed, reshuffle_each_iteration=True)
+    return ds.interleave(
+        lambda f: tf.data.TFRecordDataset(f, buffer_size=1 << 20),
+        cycle_length=max(1, min(len(files), 8)),
+        num_parallel_calls=tf.data.AUTOTUNE,
+        deterministic=True,
+    )
+
+
+def track_ids(data_dir: str | Path, split: str, kind: str) -> np.ndarray:
+    """The track ids of a split's clips, in the order `load_arrays` and clip-mode datasets give them,
+    without decoding the features."""
+    import tensorflow as tf
+
+    manifest = read_manifest(data_dir)
+    files = [str(Path(data_dir) / e["file"]) for e in shard_entries(manifest, split, kind)]
+    spec = {"track_id": tf.io.FixedLenFeature([], tf.int64)}
+    ds = _records(files).map(lambda r: tf.io.parse_single_example(r, spec)["track_id"])
+    return np.fromiter(ds.as_numpy_iterator(), dtype=np.int64)
 
 
 def _finish(kind: str, with_track_id: bool):

@@ -91,7 +91,8 @@ def per_genre_f1_figure(records: list[RunRecord], split: str, path: Path) -> Pat
 
 
 def accuracy_cost_figure(records: list[RunRecord], path: Path) -> Path:
-    """Test accuracy against training seconds (log scale): what each point of accuracy costs."""
+    """Test accuracy with its 95% interval against training seconds (log scale): what each point of
+    accuracy costs, and how far apart the points really are."""
     from matplotlib.figure import Figure
 
     fig = Figure(figsize=(6.4, 4.4), layout="constrained")
@@ -99,13 +100,21 @@ def accuracy_cost_figure(records: list[RunRecord], path: Path) -> Path:
     for r in records:
         seconds = max(r.metrics["train_seconds"], 1e-3)
         accuracy = r.metrics["test"]["accuracy"]
-        ax.scatter(seconds, accuracy, marker="s" if r.kind == "baseline" else "o", s=40)
+        low, high = r.metrics["test"].get("accuracy_interval", (accuracy, accuracy))
+        ax.errorbar(
+            seconds,
+            accuracy,
+            yerr=[[accuracy - low], [high - accuracy]],
+            fmt="s" if r.kind == "baseline" else "o",
+            markersize=6,
+            capsize=3,
+        )
         ax.annotate(r.label, (seconds, accuracy), textcoords="offset points", xytext=(5, 4), fontsize=8)
     ax.set_xscale("log")
     ax.set_xlabel("training time, seconds (log scale)")
     ax.set_ylabel("test accuracy")
     ax.grid(alpha=0.3)
-    ax.set_title("accuracy against training cost (squares: classic, circles: nets)", fontsize=10)
+    ax.set_title("accuracy (95% interval) against training cost (squares: classic, circles: nets)", fontsize=10)
     return _save(fig, path)
 
 

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from genre.data.info import SYNTHETIC_WARNING, describe
+from genre.evaluate import with_interval
+from genre.report.compare import ALPHA, versus_best
 from genre.report.references import Reference
 from genre.report.runs import RunRecord
 
@@ -20,10 +22,19 @@ COLUMNS = (
     "features",
     "backend",
     "val accuracy",
-    "test accuracy",
-    "test macro-F1",
+    "test accuracy [95% CI]",
+    "test macro-F1 [95% CI]",
+    "test clips",
+    "vs best (McNemar)",
     "train time",
     "inference / clip",
+)
+# How the intervals and the comparison are made, said under every table.
+METHOD_NOTE = (
+    "Intervals are 95%: accuracy by the exact Clopper-Pearson binomial interval, macro-F1 by a percentile "
+    "bootstrap over test clips (2000 resamples, fixed seed). *vs best* compares each model with the one "
+    f"ranked first by validation accuracy on the same test clips (exact McNemar test); *tie*: p >= {ALPHA}, "
+    "the data cannot separate the two."
 )
 
 
@@ -44,19 +55,22 @@ def table_rows(records: list[RunRecord]) -> list[list[str]]:
             r.features,
             r.backend,
             _percent(r.metrics["val"]["accuracy"]),
-            _percent(r.metrics["test"]["accuracy"]),
-            f"{r.metrics['test']['macro_f1']:.3f}",
+            with_interval(r.metrics["test"], "accuracy"),
+            with_interval(r.metrics["test"], "macro_f1", percent=False),
+            str(r.metrics["test"]["clips"]),
+            versus.text(),
             _seconds(r.metrics["train_seconds"]),
             f"{1000 * r.metrics['inference_seconds_per_clip']:.2f} ms",
         ]
-        for r in records
+        for r, versus in zip(records, versus_best(records), strict=True)
     ]
 
 
 def reference_rows(references: tuple[Reference, ...]) -> list[list[str]]:
     """Published figures as table rows: only test accuracy is known; the rest is left blank, not guessed."""
     return [
-        [f"published: {r.model}", r.features, "-", "-", _percent(r.test_accuracy), "-", "-", "-"] for r in references
+        [f"published: {r.model}", r.features, "-", "-", _percent(r.test_accuracy), "-", "-", "-", "-", "-"]
+        for r in references
     ]
 
 
@@ -64,8 +78,12 @@ def markdown(records: list[RunRecord], references: tuple[Reference, ...], not_ru
     lines = []
     if any(r.manifest.synthetic for r in records):
         lines += [f"> **{SYNTHETIC_WARNING}**", ""]
-    lines += ["| " + " | ".join(COLUMNS) + " |", "| " + " | ".join(["---"] * 3 + ["---:"] * 5) + " |"]
+    lines += [
+        "| " + " | ".join(COLUMNS) + " |",
+        "| " + " | ".join(["---"] * 3 + ["---:"] * 4 + ["---"] + ["---:"] * 2) + " |",
+    ]
     lines += ["| " + " | ".join(row) + " |" for row in table_rows(records) + reference_rows(references)]
+    lines += ["", METHOD_NOTE]
     if references:
         lines += ["", "Rows marked *published* are documented figures on FMA small, quoted, not run here:"]
         lines += [f"- {r.model} on {r.features}: {_percent(r.test_accuracy)}, {r.source}" for r in references]
@@ -95,6 +113,7 @@ def html_page(
         "<p>Ordered by validation accuracy, the split models are chosen on; the test split is scored once.</p>"
     )
     parts.append(_html_table(COLUMNS, table_rows(records), "results", reference_rows(references)))
+    parts.append(f'<p id="method">{_inline_emphasis(e(METHOD_NOTE))}</p>')
     if references:
         parts.append("<p>Rows marked <em>published</em> are documented figures on FMA small, quoted, not run here:</p>")
         parts.append(
@@ -140,6 +159,13 @@ def _html_table(columns, rows, css_id: str, reference_rows=()) -> str:
     return f'<table id="{css_id}"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
 
 
+def _inline_emphasis(text: str) -> str:
+    """Markdown's *word* as <em>word</em>."""
+    import re
+
+    return re.sub(r"\*([^*]+)\*", r"<em>\1</em>", text)
+
+
 def _figure(path: str, caption: str) -> str:
     e = html.escape
     src = e(Path(path).as_posix())
@@ -163,6 +189,7 @@ th, td { border: 1px solid #bbb; padding: 0.3rem 0.7rem; }
 th { background: #eef; }
 tr.reference td { font-style: italic; color: #555; background: #fafafa; }
 td:nth-child(n+4) { text-align: right; font-variant-numeric: tabular-nums; }
+td:nth-child(8) { text-align: left; }
 .warning { background: #fde8e8; border: 2px solid #c00; padding: 0.8rem; font-weight: bold; }
 figure { display: inline-block; margin: 0.5rem; }
 figure img { max-width: 100%; }

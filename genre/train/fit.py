@@ -55,11 +55,9 @@ def train_and_evaluate(
         model = load_model(result.best_checkpoint)
     limit = 1 if config.trainer.fast_dev_run else None
 
-    def predict(split):
-        probabilities, labels, _, seconds = predict_split(model, data.clips(split, limit))
-        return probabilities, labels, seconds
-
-    scores, seconds_per_clip = score_splits(predict, splits[1:], data.genres)
+    scores, seconds_per_clip = score_splits(
+        lambda split: predict_split(model, data.clips(split, limit)), splits[1:], data.genres
+    )
     metrics = RunMetrics(
         model=config.model,
         backend=_backend(),
@@ -120,8 +118,8 @@ def evaluate_run(run: Path, split: str = "test") -> dict:
     config = FitConfig.from_dict(raw, spec.config_class)
     data = DataModule.from_config(config.data, spec.feature_kind, spec.window_mode, config.trainer.seed)
     model = load_model(run_dir.best_checkpoint())
-    probabilities, labels, _, seconds = predict_split(model, data.clips(split))
-    return {**score_split(probabilities, labels, data.genres), "inference_seconds_per_clip": seconds / len(labels)}
+    probabilities, labels, ids, seconds = predict_split(model, data.clips(split))
+    return {**score_split(probabilities, labels, data.genres, ids), "inference_seconds_per_clip": seconds / len(labels)}
 
 
 def predict_paths(run: Path, paths: list[Path], top: int = 3) -> list[dict]:

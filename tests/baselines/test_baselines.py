@@ -122,6 +122,23 @@ def test_cli_baseline_with_toml_config_then_test(prepared, tmp_path, capsys):
     assert "not empty" in capsys.readouterr().err
 
 
+def test_recorded_predictions_name_the_right_clips(fitted, prepared, synth_root):
+    """The per-clip predictions of metrics.json are aligned with their track ids: each recorded label
+    is that track's genre in the catalog, and the predictions reproduce the accuracy."""
+    from genre.data.fma import load_fma_catalog
+
+    genres = json.loads((prepared / "manifest.json").read_text())["genres"]
+    catalog = load_fma_catalog(synth_root).tracks.set_index("track_id")["genre"]
+    for _, metrics in fitted.values():
+        for split in ("val", "test"):
+            p = metrics[split]["predictions"]
+            assert [genres[y] for y in p["label"]] == [catalog[t] for t in p["track_id"]]
+            correct = np.mean(np.array(p["label"]) == np.array(p["predicted"]))
+            assert correct == pytest.approx(metrics[split]["accuracy"])
+            low, high = metrics[split]["accuracy_interval"]
+            assert low <= metrics[split]["accuracy"] <= high
+
+
 def test_a_baseline_predicts_files_as_prepare_featurised_them(fitted, prepared, synth_root, capsys):
     """A file's features are computed as `prepare` computed the stored ones, so the prediction for a
     clip of the data set is the pipeline's prediction for its stored vector."""

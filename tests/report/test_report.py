@@ -102,3 +102,37 @@ def test_bad_inputs_name_the_problem(report_runs, tmp_path, capsys):
     (trial / rd.METRICS).write_text(json.dumps(metrics))
     with pytest.raises(ValueError, match="has no test metrics"):
         build_report([trial], tmp_path / "r")
+
+
+def test_the_table_gives_intervals_clip_counts_and_ties_with_the_best(report_runs, tmp_path):
+    report = build_report([report_runs], tmp_path / "report")
+    table = [line for line in report.markdown.splitlines() if line.startswith("| ")]
+    assert "test accuracy [95% CI]" in table[0] and "test clips" in table[0] and "vs best (McNemar)" in table[0]
+    first, *others = report.records
+    rows = {r.label: next(line for line in table if line.startswith(f"| {r.label} |")) for r in report.records}
+    low, high = first.metrics["test"]["accuracy_interval"]
+    assert f"[{100 * low:.1f}%, {100 * high:.1f}%]" in rows[first.label]
+    assert f"| {first.metrics['test']['clips']} |" in rows[first.label] and "| best |" in rows[first.label]
+    for r in others:  # a few test clips cannot separate these models from the first
+        assert "| tie (p=" in rows[r.label] or "| worse (p=" in rows[r.label] or "| better (p=" in rows[r.label]
+    assert "Clopper-Pearson" in report.markdown and "McNemar" in report.markdown
+    page = report.html.read_text()
+    assert "[95% CI]" in page and 'id="method"' in page and "<em>tie</em>" in page
+
+
+def test_a_model_wrong_on_every_clip_the_best_gets_right_is_worse(report_runs, tmp_path):
+    """Two copies of one run, one made wrong wherever the other is right: the test must tell them apart."""
+    runs = tmp_path / "runs"
+    for name in ("right", "wrong"):
+        shutil.copytree(report_runs / "nb", runs / name)
+    for name, flip in (("right", False), ("wrong", True)):
+        path = runs / name / rd.METRICS
+        metrics = json.loads(path.read_text())
+        p = metrics["test"]["predictions"]
+        p["predicted"] = [(y + 1) % 8 if flip else y for y in p["label"]]
+        metrics["val"]["accuracy"] = 0.1 if flip else 0.9  # ranks "right" first
+        path.write_text(json.dumps(metrics))
+    report = build_report([runs], tmp_path / "report")
+    wrong = next(line for line in report.markdown.splitlines() if line.startswith("| nb") and "wrong |" in line)
+    clips = len(p["label"])
+    assert f"| worse (p={2 * 0.5**clips:.2g}) |" in wrong
