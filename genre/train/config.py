@@ -68,6 +68,9 @@ class TrainerConfig:
     fast_dev_run: bool = False  # one training and one validation batch, one epoch, nothing kept
     limit_train_batches: int | None = None
     limit_val_batches: int | None = None
+    # Training batches the batch norms' moving statistics are recomputed from before each validation
+    # (callbacks.BatchNormUpdate); 0: keep Keras's moving averages.
+    bn_update_batches: int = 32
     progress: bool = True
     tensorboard: bool = True
 
@@ -80,6 +83,8 @@ class TrainerConfig:
             raise ValueError(f"devices must be a positive count or -1 (all), got {self.devices}")
         if self.monitor_mode not in ("max", "min"):
             raise ValueError(f"unknown monitor_mode {self.monitor_mode!r}; valid modes are ['max', 'min']")
+        if self.bn_update_batches < 0:
+            raise ValueError(f"bn_update_batches must be 0 (off) or a positive count, got {self.bn_update_batches}")
         for name in ("limit_train_batches", "limit_val_batches"):
             value = getattr(self, name)
             if value is not None and value < 1:

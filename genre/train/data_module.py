@@ -86,6 +86,23 @@ class DataModule:
         )
         return ds.take(limit_batches) if limit_batches is not None else ds
 
+    def train_sample(self, batches: int, exact_batches: bool = False):
+        """The first `batches` training batches in stored order (seeded per split, so every genre is
+        in them), unshuffled and uncached: the same batches at every call."""
+        ds = make_dataset(
+            self.config.data,
+            "train",
+            self.kind,
+            batch_size=self.config.batch_size,
+            drop_remainder=exact_batches,
+            training=False,
+            windows=self.windows,
+            cache=False,
+            manifest=self.manifest,
+            verify=False,
+        )
+        return ds.take(batches)
+
     def clips(self, split: str, limit_batches: int | None = None):
         """(x, label, track_id) batches with a clip's windows together, for clip-level scoring."""
         ds = make_dataset(

@@ -22,6 +22,7 @@ import keras
 from genre.run_dir import STATE, RunDir, read_json, write_json
 from genre.train import TrainingDiverged
 from genre.train.callbacks import (
+    BatchNormUpdate,
     EarlyStopping,
     LearningRateLogger,
     NanGuard,
@@ -177,8 +178,12 @@ class Trainer:
         resume_point = _ResumePoint(
             last_dir, stateful, run_config, lambda: seconds_before + time.perf_counter() - started
         )
-        callbacks = [
-            guard,
+        callbacks = [guard]
+        if c.bn_update_batches:
+            # Before the checkpoint and resume callbacks, so what they save holds the new statistics.
+            sample = data.train_sample(min(c.bn_update_batches, plan.limit_train or c.bn_update_batches), exact_batches)
+            callbacks.append(BatchNormUpdate(lambda: sample))
+        callbacks += [
             LearningRateLogger(),
             *self.user_callbacks,
             *stateful.values(),
