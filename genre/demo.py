@@ -54,6 +54,9 @@ class DemoConfig:
     seed: int = 0
     workers: int | None = field(default=None, metadata={"help": "processes (default: every core)"})
     progress: bool = field(default=True, metadata={"flag": "--quiet", "help": "no progress bar"})
+    fetch_weights: bool = field(
+        default=True, metadata={"help": "never fetch musicnn's pretrained weights (offline: musicnn is left out)"}
+    )
 
     @property
     def tracks(self) -> int:
@@ -77,6 +80,8 @@ class DemoConfig:
 def run_demo(config: DemoConfig, log=print, tune=None):
     """Returns the study's result; logs the data set's description and each model's line as it goes.
     `tune`: the tuning step (`tuning.in_study.study_tuning(*config.tuning())`), handed in by the caller."""
+    if config.fetch_weights:
+        fetch_missing_weights(log)
     study = StudyConfig(
         data=prepare_demo_data(config, log),
         out=Path(config.out),
@@ -86,6 +91,29 @@ def run_demo(config: DemoConfig, log=print, tune=None):
         progress=config.progress,
     )
     return run_study(study, log, tune)
+
+
+def fetch_missing_weights(log=print, cache_dir: Path | None = None) -> bool:
+    """Takes `genre weights fetch musicnn`'s step when musicnn's weights are not cached, so the demo runs
+    every model of the study; without the package index it says so and goes on (musicnn is then
+    listed as not run). True when the weights are there afterwards."""
+    from genre.models.musicnn import MusicnnConfig
+    from genre.weights.musicnn import FETCH_COMMAND, fetch_musicnn, musicnn_weights_path
+
+    try:
+        musicnn_weights_path(MusicnnConfig().variant, cache_dir)
+        return True
+    except (FileNotFoundError, ValueError):
+        pass
+    log(
+        f"fetching musicnn's pretrained weights once ({FETCH_COMMAND}: its 0.1.0 wheel, converted), so every model runs"
+    )
+    try:
+        fetch_musicnn(cache_dir)
+    except (FileNotFoundError, ValueError) as err:
+        log(f"could not fetch musicnn's weights, going on without musicnn: {err}")
+        return False
+    return True
 
 
 def prepare_demo_data(config: DemoConfig, log=print) -> Path:

@@ -15,7 +15,7 @@ from tests.train.conftest import TINY
 def test_demo_quick_runs_the_whole_study(tmp_path, capsys, monkeypatch):
     monkeypatch.setenv("GENRE_CACHE", str(tmp_path / "empty-cache"))  # no musicnn weights: left out, and said
     out = tmp_path / "demo"
-    assert main(["demo", "--quick", "--out", str(out), "--quiet"]) == 0
+    assert main(["demo", "--quick", "--out", str(out), "--quiet", "--no-fetch-weights"]) == 0
     printed = capsys.readouterr().out
     assert "GENERATED DATA" in printed
     assert "not run: musicnn: " in printed and "not run: svm on musicnn_embeddings: " in printed
@@ -30,8 +30,28 @@ def test_demo_quick_runs_the_whole_study(tmp_path, capsys, monkeypatch):
     assert (out / "report" / "index.html").is_file() and (out / "report" / "figures" / "per-genre-f1.png").is_file()
     # Again: every step finds its work done; nothing is retrained.
     stamps = {p: p.stat().st_mtime_ns for p in (out / "runs").glob("*/metrics.json")}
-    assert main(["demo", "--quick", "--out", str(out), "--quiet"]) == 0
+    assert main(["demo", "--quick", "--out", str(out), "--quiet", "--no-fetch-weights"]) == 0
     assert {p: p.stat().st_mtime_ns for p in stamps} == stamps
+
+
+def test_the_demo_fetches_missing_weights_once_and_goes_on_without_them(tmp_path, monkeypatch):
+    import genre.weights.musicnn as weights
+    from genre.demo import fetch_missing_weights
+
+    fetched, lines = [], []
+
+    def offline(cache_dir=None, wheel=None):
+        fetched.append(cache_dir)
+        raise FileNotFoundError("could not download musicnn==0.1.0 (no network)")
+
+    monkeypatch.setattr(weights, "fetch_musicnn", offline)
+    assert fetch_missing_weights(lines.append, tmp_path) is False
+    assert fetched == [tmp_path] and "fetching musicnn" in lines[0] and "going on without musicnn" in lines[1]
+
+    monkeypatch.setattr(weights, "musicnn_weights_path", lambda variant, cache_dir=None: tmp_path / "w.h5")
+    lines.clear()
+    assert fetch_missing_weights(lines.append, tmp_path) is True  # cached: nothing fetched, nothing said
+    assert fetched == [tmp_path] and lines == []
 
 
 def test_study_resumes_an_interrupted_net(prepared, tmp_path):

@@ -120,7 +120,9 @@ def fetch_musicnn(
 
 
 def _download_wheel(dest: Path) -> Path:
-    command = [sys.executable, "-m", "pip", "download", "--no-deps", "--quiet", "--dest", str(dest), MUSICNN_PACKAGE]
+    # Without the package index pip fails at once rather than retrying for a minute.
+    command = [sys.executable, "-m", "pip", "download", "--no-deps", "--quiet", "--retries", "0", "--timeout", "15"]
+    command += ["--dest", str(dest), MUSICNN_PACKAGE]
     done = subprocess.run(command, capture_output=True, text=True)
     wheels = sorted(dest.glob("musicnn-*.whl")) if dest.is_dir() else []
     if done.returncode != 0 or not wheels:
