@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from dataclasses import asdict
 from pathlib import Path
@@ -30,9 +31,15 @@ COMMANDS_GROUP = "genre.commands"
 STUDY_STEPS_GROUP = "genre.study_steps"
 
 
+# Commands that never load TensorFlow, so they need not pay for silencing it.
+WITHOUT_TENSORFLOW = ("info", "synth", "report")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    if not args.verbose and args.command not in WITHOUT_TENSORFLOW:
+        silence_tensorflow()
     try:
         return args.handler(args)
     except (ValueError, FileNotFoundError, FileExistsError) as err:
@@ -47,12 +54,37 @@ def main(argv: list[str] | None = None) -> int:
         return 130
 
 
+def silence_tensorflow() -> None:
+    """Keeps TensorFlow's own logging from the user: its C++ start-up lines (oneDNN, absl), which
+    TF_CPP_MIN_LOG_LEVEL does not stop, are written while its libraries load, so they load now with
+    stderr pointed at /dev/null (an import error still raises, and prints once stderr is back); its
+    Python loggers (tf.function retracing warnings among them) then report errors only."""
+    import logging
+
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    sys.stderr.flush()
+    saved = os.dup(2)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 2)
+        import tensorflow as tf
+
+        tf.constant(0.0) + 1.0  # a second library logs on the first operation
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+    tf.get_logger().setLevel(logging.ERROR)
+    logging.getLogger("absl").setLevel(logging.ERROR)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="genre",
         description="Music genre classification on the Free Music Archive, benchmarked honestly.",
     )
     parser.add_argument("--version", action="version", version=f"genre {__version__}")
+    parser.add_argument("--verbose", action="store_true", help="let TensorFlow's and absl's logging through")
     commands = parser.add_subparsers(dest="command", required=True)
 
     demo = commands.add_parser(

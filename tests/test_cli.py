@@ -83,3 +83,19 @@ def test_unknown_command_exits_with_usage():
     with pytest.raises(SystemExit) as err:
         main(["train"])
     assert err.value.code == 2
+
+
+def test_tensorflow_says_nothing_unless_verbose(prepared, tmp_path):
+    """TensorFlow's start-up lines reach the user only with --verbose; the command's own output stays."""
+    import subprocess
+    import sys
+
+    def baseline(*flags: str, run: str) -> subprocess.CompletedProcess:
+        args = [*flags, "baseline", "--model", "nb", "--data", str(prepared), "--run-dir", str(tmp_path / run)]
+        return subprocess.run([sys.executable, "-m", "genre", *args], capture_output=True, text=True, check=True)
+
+    quiet = baseline(run="quiet")
+    assert "nb on scikit-learn" in quiet.stdout
+    assert quiet.stderr == ""
+    verbose = baseline("--verbose", run="verbose")
+    assert "oneDNN" in verbose.stderr or "cpu_feature_guard" in verbose.stderr  # what quiet keeps away
