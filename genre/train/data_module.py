@@ -96,7 +96,7 @@ class DataModule:
             batch_size=self.config.batch_size,
             drop_remainder=exact_batches,
             training=False,
-            windows=self.windows,
+            window_mode=self.window_mode,
             cache=False,
             manifest=self.manifest,
             verify=False,
