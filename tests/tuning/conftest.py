@@ -87,6 +87,8 @@ def tune_arguments(config: TuneConfig) -> list[str]:
         args += ["--data", str(config.data)]
     if config.storage is not None:
         args += ["--storage", config.storage]
+    if config.timeout is not None:
+        args += ["--timeout", str(config.timeout)]
     if config.config is not None:
         args += ["--config", str(config.config)]
     for key, value in config.overrides.items():
