@@ -7,6 +7,7 @@ before anything imports it (tox sets it too). The Keras backend comes from KERAS
 from __future__ import annotations
 
 import os
+import re
 import tempfile
 from pathlib import Path
 
@@ -106,6 +107,11 @@ def musicnn_prepared(tmp_path_factory, synth_root) -> Path:
     features = tiny_features(kinds=("musicnn", "handcrafted"), musicnn=MusicnnFeatureConfig(patch_hop=1))
     prepare(load_fma_catalog(synth_root), out, tiny_prepare(features=features))
     return out
+
+
+def missing_shard(folder: Path) -> str:
+    """The pattern of the error a run gives when it reads a shard deleted from `folder`."""
+    return rf"{re.escape(str(folder))}/\S+: shard listed in the manifest is missing"
 
 
 BACKEND_MARKERS = {"requires_jax_backend": "jax", "requires_tensorflow_backend": "tensorflow"}
