@@ -219,20 +219,42 @@ def test_data_parallel_training_on_two_devices(tmp_path, tiny_config):
     assert all(math.isfinite(float(r["loss"])) for r in _rows(tmp_path / "run"))
 
 
+@pytest.mark.devices
 def test_batch_size_must_split_evenly_over_devices(tmp_path, tiny_config):
+    with pytest.raises(ValueError, match=r"batch_size 15 must be divisible by devices=2"):
+        train_and_evaluate(tiny_config(devices=2, batch_size=15), tmp_path / "run")
+
+
+def test_devices_must_be_positive_and_present(tmp_path, tiny_config):
     with pytest.raises(ValueError, match="devices must be"):
         tiny_config(devices=0)
     with pytest.raises(ValueError, match="this machine has"):
         train_and_evaluate(tiny_config(devices=64), tmp_path / "run")
 
 
+@pytest.mark.parametrize(
+    ("kind", "auto", "mixed"),
+    [
+        ("cpu", "float32", "mixed_bfloat16"),
+        ("gpu", "mixed_float16", "mixed_float16"),
+        ("tpu", "mixed_bfloat16", "mixed_bfloat16"),
+    ],
+)
+def test_precision_follows_the_accelerator(monkeypatch, kind, auto, mixed):
+    from genre.train import trainer
+
+    # Whatever this machine has: the accelerator is what the policy is decided from.
+    monkeypatch.setattr(trainer, "accelerator", lambda: kind)
+    assert (trainer.resolve_precision("32"), trainer.resolve_precision("auto"), trainer.resolve_precision("mixed")) == (
+        "float32",
+        auto,
+        mixed,
+    )
+
+
 def test_precision_switch_and_gradient_clipping(tmp_path, tiny_config):
     from genre.models import load_model
-    from genre.train.trainer import resolve_precision
 
-    assert resolve_precision("32") == "float32"
-    assert resolve_precision("auto") == "float32"  # no accelerator in the test machine: mixed would be slower
-    assert resolve_precision("mixed") in ("mixed_bfloat16", "mixed_float16")
     metrics = train_and_evaluate(tiny_config(max_epochs=1, precision="mixed", clipnorm=1.0), tmp_path / "run")
     model = load_model(tmp_path / "run" / metrics["checkpoint"])
     conv = next(layer for layer in model.layers if "conv" in layer.name)
