@@ -165,6 +165,7 @@ def test_resume_after_sigkill_continues_from_the_saved_epoch(tmp_path, prepared)
     assert final["val"] == expected["val"] and final["test"] == expected["test"] and final["epochs"] == 4
 
 
+@pytest.mark.slow
 def test_mobilenet_fine_tunes_its_top_blocks_in_a_second_phase(tmp_path, prepared):
     from genre.models import load_model
     from genre.train.config import apply_overrides
@@ -198,25 +199,39 @@ def test_mobilenet_fine_tunes_its_top_blocks_in_a_second_phase(tmp_path, prepare
         assert (not np.array_equal(before, after)) is moved, name
 
 
-class _ReplicaProbe(keras.callbacks.Callback):
-    """Records over how many devices the model's variables live while it trains."""
+class _JaxReplicas(keras.callbacks.Callback):
+    """Records over how many devices the model's variables are sharded while it trains (JAX)."""
 
     def on_train_batch_end(self, batch, logs=None):
-        if keras.backend.backend() == "jax":
-            self.replicas = len(self.model.trainable_variables[0].value.sharding.device_set)
-        else:
-            import tensorflow as tf
-
-            self.replicas = tf.distribute.get_strategy().num_replicas_in_sync
+        self.replicas = len(self.model.trainable_variables[0].value.sharding.device_set)
 
 
-@pytest.mark.devices
-def test_data_parallel_training_on_two_devices(tmp_path, tiny_config):
-    probe = _ReplicaProbe()
+class _TensorFlowReplicas(keras.callbacks.Callback):
+    """Records over how many replicas the distribution strategy trains (TensorFlow)."""
+
+    def on_train_batch_end(self, batch, logs=None):
+        import tensorflow as tf
+
+        self.replicas = tf.distribute.get_strategy().num_replicas_in_sync
+
+
+def _train_on_two_devices(tmp_path, tiny_config, probe):
     metrics = train_and_evaluate(tiny_config(max_epochs=2, devices=2), tmp_path / "run", callbacks=[probe])
     assert probe.replicas == 2
     assert metrics["epochs"] == 2 and 0 <= metrics["test"]["accuracy"] <= 1
     assert all(math.isfinite(float(r["loss"])) for r in _rows(tmp_path / "run"))
+
+
+@pytest.mark.devices
+@pytest.mark.requires_jax_backend
+def test_data_parallel_training_on_two_devices_with_jax(tmp_path, tiny_config):
+    _train_on_two_devices(tmp_path, tiny_config, _JaxReplicas())
+
+
+@pytest.mark.devices
+@pytest.mark.requires_tensorflow_backend
+def test_data_parallel_training_on_two_devices_with_tensorflow(tmp_path, tiny_config):
+    _train_on_two_devices(tmp_path, tiny_config, _TensorFlowReplicas())
 
 
 @pytest.mark.devices
