@@ -159,6 +159,7 @@ def _prepare_command(fma: Path, out: Path) -> list[str]:
     ]
 
 
+@pytest.mark.slow
 def test_a_killed_run_resumes_to_the_same_bytes(tmp_path, synth_root):
     out = tmp_path / "data"
     uninterrupted = tmp_path / "reference"

@@ -74,6 +74,7 @@ def test_predict_any_length_and_bad_files(trained_run, tmp_path, capsys):
     assert "undecodable audio" in lines[2]["error"]
 
 
+@pytest.mark.slow
 def test_a_checkpoint_predicts_the_same_under_the_other_backend(trained_run, tmp_path):
     from genre.models import load_model
 

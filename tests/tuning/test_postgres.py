@@ -10,10 +10,13 @@ import sys
 import time
 
 import optuna
+import pytest
 
 from tests.tuning.conftest import tune_arguments
 from tests.tuning.test_study import closing_storage, retried_from, running_trial
 from tuning.study import DONE
+
+pytestmark = pytest.mark.slow  # worker processes on a real server: tens of seconds each
 
 
 def start_worker(config) -> subprocess.Popen:
