@@ -193,3 +193,18 @@ def test_real_fma_sample_prepares_with_missing_audio_reported(tmp_path):
     assert len(manifest.skipped) == 57
     assert {s["reason"] for s in manifest.skipped} == {"missing file"}
     assert json.loads((tmp_path / "data" / "manifest.json").read_text())["synthetic"] is False
+
+
+def test_a_corrupt_manifest_is_an_error_naming_it(prepared, tmp_path):
+    data = tmp_path / "data"
+    shutil.copytree(prepared, data)
+    manifest = data / "manifest.json"
+    text = manifest.read_text()
+    manifest.write_text(text[: len(text) // 2])  # cut short, as by a full disk
+    with pytest.raises(ManifestError, match=rf"{re.escape(str(manifest))}: not valid JSON"):
+        read_manifest(data)
+    raw = json.loads(text)
+    del raw["shards"]
+    manifest.write_text(json.dumps(raw))
+    with pytest.raises(ManifestError, match=rf"{re.escape(str(manifest))}: missing field\(s\) \['shards'\]"):
+        read_manifest(data)

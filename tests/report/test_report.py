@@ -102,3 +102,13 @@ def test_bad_inputs_name_the_problem(report_runs, tmp_path, capsys):
     (trial / rd.METRICS).write_text(json.dumps(metrics))
     with pytest.raises(ValueError, match="has no test metrics"):
         build_report([trial], tmp_path / "r")
+
+
+def test_a_run_directory_without_metrics_is_named(report_runs, tmp_path, capsys):
+    unfinished = tmp_path / "unfinished"
+    shutil.copytree(report_runs / "nb", unfinished)
+    (unfinished / rd.METRICS).unlink()  # killed before its test scores were written
+    assert main(["report", str(unfinished), "--out", str(tmp_path / "r")]) == 2
+    err = capsys.readouterr().err
+    assert f"{unfinished}: holds no finished run (no metrics.json" in err and "Traceback" not in err
+    assert not (tmp_path / "r").exists()
