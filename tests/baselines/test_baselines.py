@@ -80,6 +80,25 @@ def test_a_changed_model_file_is_refused(fitted, tmp_path):
         load_baseline(run)
 
 
+def test_loading_refuses_a_model_file_with_types_outside_scikit_learn(fitted, tmp_path):
+    import math
+
+    import skops.io
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import FunctionTransformer
+
+    from genre.data.manifest import sha256_file
+
+    run = tmp_path / "run"
+    shutil.copytree(fitted["logreg"][0], run)
+    skops.io.dump(make_pipeline(FunctionTransformer(math.sqrt)), run / MODEL_FILE)
+    # The recorded hash matches, so the type check is what refuses it.
+    metrics = json.loads((run / rd.METRICS).read_text())
+    (run / rd.METRICS).write_text(json.dumps({**metrics, "checkpoint_sha256": sha256_file(run / MODEL_FILE)}))
+    with pytest.raises(rd.RunError, match=r"holds types outside scikit-learn \['math\.sqrt'\]; refusing to load it"):
+        load_baseline(run)
+
+
 def test_tuning_mode_never_reads_the_test_split(prepared, tmp_path):
     data = tmp_path / "data"
     shutil.copytree(prepared, data)
