@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import itertools
 import json
 import math
 import os
@@ -63,6 +64,33 @@ def test_early_stopping_stops_when_the_monitor_stalls(tmp_path, tiny_config):
         tiny_config(max_epochs=10, learning_rate=1e-12, early_stopping_patience=1), tmp_path / "run"
     )
     assert metrics["stopped_early"] is True and metrics["epochs"] == 2
+
+
+@pytest.mark.parametrize("schedule", ["constant", "cosine", "plateau"])
+def test_learning_rate_schedules(tmp_path, tiny_config, schedule):
+    # A rate this small leaves val_accuracy unchanged, so the plateau schedule sees no improvement.
+    config = tiny_config(
+        max_epochs=4,
+        limit_train_batches=2,
+        learning_rate=1e-8,
+        schedule=schedule,
+        plateau_patience=1,
+        plateau_factor=0.5,
+        min_learning_rate=1e-12,
+        early_stopping_patience="none",
+    )
+    train_and_evaluate(config, tmp_path / "run")
+    rates = [float(r["learning_rate"]) for r in _rows(tmp_path / "run")]
+    assert len(rates) == 4
+    if schedule == "constant":
+        assert rates == pytest.approx([1e-8] * 4, rel=1e-6)
+    elif schedule == "cosine":  # decays every step, from the configured rate
+        assert rates[0] < 1e-8 and all(a > b for a, b in itertools.pairwise(rates)), rates
+    else:
+        # Each row is the rate its epoch trained with: epoch 0 sets the best, epoch 1 does not improve
+        # on it (patience 1), so epochs 2 and 3 train at half the rate before.
+        ratios = [b / a for a, b in itertools.pairwise(rates)]
+        assert rates[0] == pytest.approx(1e-8, rel=1e-6) and ratios == pytest.approx([1, 0.5, 0.5], rel=1e-6), rates
 
 
 class _PoisonWeights(keras.callbacks.Callback):
