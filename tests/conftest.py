@@ -7,8 +7,10 @@ before anything imports it (tox sets it too). The Keras backend comes from KERAS
 from __future__ import annotations
 
 import os
+import re
 import tempfile
 from pathlib import Path
+from typing import NoReturn
 
 os.environ.setdefault("KERAS_HOME", tempfile.mkdtemp(prefix="keras-home-"))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -88,9 +90,11 @@ def musicnn_cache(tmp_path_factory) -> Path:
     try:
         musicnn_weights_path("MSD_musicnn", default_cache_dir())
     except (FileNotFoundError, ValueError) as err:
-        pytest.skip(
-            f"musicnn weights unavailable: set {MUSICNN_WHEEL_ENV} to the musicnn 0.1.0 wheel, "
-            f"or run `genre weights fetch musicnn` ({err})"
+        given = f" ({MUSICNN_WHEEL_ENV}={wheel} is not a file)" if wheel else ""
+        skip_or_fail(
+            f"musicnn weights unavailable{given}: set {MUSICNN_WHEEL_ENV} to the musicnn 0.1.0 wheel, "
+            f"or run `genre weights fetch musicnn` ({err})",
+            "GENRE_REQUIRE_MUSICNN",
         )
     return default_cache_dir()
 
@@ -109,6 +113,20 @@ def musicnn_prepared(tmp_path_factory, synth_root) -> Path:
     return out
 
 
+def skip_or_fail(reason: str, switch: str) -> NoReturn:
+    """Skips the test with `reason`, or fails it when the environment variable `switch` is "1": `.ci/run`
+    sets the GENRE_REQUIRE_* switches where it provides what these tests wait for, so there a skip
+    would hide a failure. Only "1" counts: an empty or "false" value skips, as unset does."""
+    if os.environ.get(switch) == "1":
+        pytest.fail(f"{reason}; {switch}=1 says this test must run here", pytrace=False)
+    pytest.skip(reason)
+
+
+def missing_shard(folder: Path) -> str:
+    """The pattern of the error a run gives when it reads a shard deleted from `folder`."""
+    return rf"{re.escape(str(folder))}/\S+: shard listed in the manifest is missing"
+
+
 BACKEND_MARKERS = {"requires_jax_backend": "jax", "requires_tensorflow_backend": "tensorflow"}
 
 
@@ -124,17 +142,25 @@ def pytest_configure(config) -> None:
 
 
 def pytest_collection_modifyitems(config, items) -> None:
-    """Tests for one backend only, or for several devices, are skipped visibly, with the reason."""
+    """Tests for one backend only are skipped visibly, with the reason."""
     backend = os.environ.get("KERAS_BACKEND", "tensorflow")
     for item in items:
         for marker, wanted in BACKEND_MARKERS.items():
             if item.get_closest_marker(marker) and backend != wanted:
                 item.add_marker(pytest.mark.skip(reason=f"needs KERAS_BACKEND={wanted}, running {backend}"))
-    multi = [item for item in items if item.get_closest_marker("devices")]
-    if multi and (count := _device_count(backend)) < 2:
+
+
+def pytest_runtest_setup(item) -> None:
+    """Tests for several devices skip without them; they fail instead when the devices were asked for
+    (GENRE_TEST_CPU_DEVICES, `tox -e devices`) and GENRE_REQUIRE_DEVICES=1 says they must appear."""
+    if not item.get_closest_marker("devices"):
+        return
+    backend = os.environ.get("KERAS_BACKEND", "tensorflow")
+    if (count := _device_count(backend)) < 2:
         reason = f"needs 2 devices, {backend} sees {count}: run `tox -e devices` (virtual CPU devices)"
-        for item in multi:
-            item.add_marker(pytest.mark.skip(reason=reason))
+        if int(os.environ.get("GENRE_TEST_CPU_DEVICES", "1")) > 1:
+            skip_or_fail(f"{reason}; GENRE_TEST_CPU_DEVICES asked for them", "GENRE_REQUIRE_DEVICES")
+        pytest.skip(reason)
 
 
 def _device_count(backend: str) -> int:

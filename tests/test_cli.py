@@ -21,13 +21,18 @@ def test_info_json_is_the_manifest(prepared, capsys):
     assert json.loads(capsys.readouterr().out)["synthetic"] is True
 
 
-def test_errors_are_one_line_naming_the_input(tmp_path, capsys):
+def test_errors_are_one_line_naming_the_input(tmp_path, capsys, synth_root):
     assert main(["info", str(tmp_path)]) == 2
     err = capsys.readouterr().err
     assert str(tmp_path) in err and "Traceback" not in err
     assert main(["prepare", "--fma", str(tmp_path), "--out", str(tmp_path / "o"), "--quiet"]) == 2
     assert "tracks.csv" in capsys.readouterr().err
-    assert main(["prepare", "--folders", str(tmp_path), "--out", str(tmp_path / "o"), "--features", "raw,wave"]) == 2
+    # A valid root, so that the feature kind is what fails.
+    out = tmp_path / "o"
+    assert main(["prepare", "--fma", str(synth_root), "--out", str(out), "--features", "raw,wave", "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert "unknown feature kind(s) ['wave']; valid kinds are [" in err and "'raw'" in err and "Traceback" not in err
+    assert not out.exists()
 
 
 def test_prepare_and_synth_from_the_command_line(tmp_path, capsys):

@@ -143,8 +143,14 @@ def parse_set_arguments(items: list[str]) -> dict[str, str]:
     return out
 
 
+# The tables a config file may group its settings in: the sections of FitConfig and of the baselines'
+# config, and tuning's search space. Any other name is a misspelling that would be silently flattened.
+TOML_TABLES = ("model_config", "data", "optim", "trainer", "run", "search_space")
+
+
 def read_toml(path: Path) -> dict[str, Any]:
-    """A TOML config file as plain-name settings; tables (e.g. [trainer]) only group them."""
+    """A TOML config file as plain-name settings; tables (e.g. [trainer]) only group them, and must be
+    among TOML_TABLES."""
     path = Path(path)
     try:
         raw = tomllib.loads(path.read_text())
@@ -155,6 +161,8 @@ def read_toml(path: Path) -> dict[str, Any]:
     flat: dict[str, Any] = {}
     for key, value in raw.items():
         if isinstance(value, dict):
+            if key not in TOML_TABLES:
+                raise ValueError(f"{path}: unknown table [{key}]; valid tables are {list(TOML_TABLES)}")
             flat.update(value)
         else:
             flat[key] = value

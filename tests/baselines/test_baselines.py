@@ -14,8 +14,9 @@ from genre import run_dir as rd
 from genre.baselines import BASELINES, get_baseline
 from genre.baselines.fit import MODEL_FILE, default_baseline_config, fit_baseline, load_baseline, load_features
 from genre.cli import main
-from genre.data import load_arrays
+from genre.data import ManifestError, load_arrays
 from genre.train.config import apply_overrides
+from tests.conftest import missing_shard
 
 # Small enough for the session's 32 training clips; every model keeps its own defaults otherwise.
 SETTINGS = {"hgb": {"max_iter": "20"}}
@@ -79,13 +80,34 @@ def test_a_changed_model_file_is_refused(fitted, tmp_path):
         load_baseline(run)
 
 
+def test_loading_refuses_a_model_file_with_types_outside_scikit_learn(fitted, tmp_path):
+    import math
+
+    import skops.io
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import FunctionTransformer
+
+    from genre.data.manifest import sha256_file
+
+    run = tmp_path / "run"
+    shutil.copytree(fitted["logreg"][0], run)
+    skops.io.dump(make_pipeline(FunctionTransformer(math.sqrt)), run / MODEL_FILE)
+    # The recorded hash matches, so the type check is what refuses it.
+    metrics = json.loads((run / rd.METRICS).read_text())
+    (run / rd.METRICS).write_text(json.dumps({**metrics, "checkpoint_sha256": sha256_file(run / MODEL_FILE)}))
+    with pytest.raises(rd.RunError, match=r"holds types outside scikit-learn \['math\.sqrt'\]; refusing to load it"):
+        load_baseline(run)
+
+
 def test_tuning_mode_never_reads_the_test_split(prepared, tmp_path):
     data = tmp_path / "data"
     shutil.copytree(prepared, data)
     shutil.rmtree(data / "test")
     metrics = fit_baseline(baseline_config("svm", data), tmp_path / "run", evaluate_test=False)
     assert "test" not in metrics and "val" in metrics
-    with pytest.raises(Exception, match="test"):  # the same run with the test split scored does read it
+    # The same run with the test split scored does read it (the temporary path holds "test" too, so the
+    # match names the shard).
+    with pytest.raises(ManifestError, match=missing_shard(data / "test")):
         fit_baseline(baseline_config("svm", data), tmp_path / "run2")
 
 

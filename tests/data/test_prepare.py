@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import signal
 import subprocess
@@ -158,6 +159,7 @@ def _prepare_command(fma: Path, out: Path) -> list[str]:
     ]
 
 
+@pytest.mark.slow
 def test_a_killed_run_resumes_to_the_same_bytes(tmp_path, synth_root):
     out = tmp_path / "data"
     uninterrupted = tmp_path / "reference"
@@ -175,11 +177,13 @@ def test_a_killed_run_resumes_to_the_same_bytes(tmp_path, synth_root):
     assert finished and not (out / "manifest.json").exists()
     mtimes = {p: p.stat().st_mtime_ns for p in out.rglob("*.tfrecord")}
 
-    result = subprocess.run(_prepare_command(synth_root, out), check=True, capture_output=True, text=True)
+    # Without --quiet, so that it says what it resumes from.
+    resume = [a for a in _prepare_command(synth_root, out) if a != "--quiet"]
+    result = subprocess.run(resume, check=True, capture_output=True, text=True)
     assert _tree_bytes(out) == _tree_bytes(uninterrupted)
     for path, mtime in mtimes.items():  # finished shards were not written again
         assert path.stat().st_mtime_ns == mtime
-    assert "resuming" in result.stderr or result.returncode == 0
+    assert re.search(rf"resuming: {len(finished)} of \d+ shards already done", result.stderr), result.stderr[-2000:]
 
 
 def test_real_fma_sample_prepares_with_missing_audio_reported(tmp_path):
@@ -189,3 +193,18 @@ def test_real_fma_sample_prepares_with_missing_audio_reported(tmp_path):
     assert len(manifest.skipped) == 57
     assert {s["reason"] for s in manifest.skipped} == {"missing file"}
     assert json.loads((tmp_path / "data" / "manifest.json").read_text())["synthetic"] is False
+
+
+def test_a_corrupt_manifest_is_an_error_naming_it(prepared, tmp_path):
+    data = tmp_path / "data"
+    shutil.copytree(prepared, data)
+    manifest = data / "manifest.json"
+    text = manifest.read_text()
+    manifest.write_text(text[: len(text) // 2])  # cut short, as by a full disk
+    with pytest.raises(ManifestError, match=rf"{re.escape(str(manifest))}: not valid JSON"):
+        read_manifest(data)
+    raw = json.loads(text)
+    del raw["shards"]
+    manifest.write_text(json.dumps(raw))
+    with pytest.raises(ManifestError, match=rf"{re.escape(str(manifest))}: missing field\(s\) \['shards'\]"):
+        read_manifest(data)

@@ -15,6 +15,7 @@ import pytest
 from matplotlib.image import imread
 
 from genre.report import build_report
+from tests.conftest import skip_or_fail
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 CHROMEDRIVER = shutil.which("chromedriver")
@@ -24,9 +25,7 @@ CHROMEDRIVER = shutil.which("chromedriver")
 def browser():
     if not (CHROMIUM and CHROMEDRIVER):
         reason = "headless Chromium tests need Debian's chromium and chromium-driver (apt-get install them)"
-        if os.environ.get("GENRE_REQUIRE_CHROMIUM") == "1":
-            pytest.fail(reason + "; GENRE_REQUIRE_CHROMIUM=1 says they must run here")
-        pytest.skip(reason)
+        skip_or_fail(reason, "GENRE_REQUIRE_CHROMIUM")
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
 

@@ -136,3 +136,13 @@ def test_a_model_wrong_on_every_clip_the_best_gets_right_is_worse(report_runs, t
     wrong = next(line for line in report.markdown.splitlines() if line.startswith("| nb") and "wrong |" in line)
     clips = len(p["label"])
     assert f"| worse (p={2 * 0.5**clips:.2g}) |" in wrong
+
+
+def test_a_run_directory_without_metrics_is_named(report_runs, tmp_path, capsys):
+    unfinished = tmp_path / "unfinished"
+    shutil.copytree(report_runs / "nb", unfinished)
+    (unfinished / rd.METRICS).unlink()  # killed before its test scores were written
+    assert main(["report", str(unfinished), "--out", str(tmp_path / "r")]) == 2
+    err = capsys.readouterr().err
+    assert f"{unfinished}: holds no finished run (no metrics.json" in err and "Traceback" not in err
+    assert not (tmp_path / "r").exists()

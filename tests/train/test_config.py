@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -65,3 +66,29 @@ def test_config_round_trips_through_its_dict():
     again = FitConfig.from_dict(config.to_dict(), get_model("melcnn").config_class)
     assert again == config
     assert isinstance(again.data.data, Path)
+
+
+def test_toml_file_errors_name_the_file_and_the_table(tmp_path):
+    path = tmp_path / "run.toml"
+    path.write_text("[trainr]\nmax_epochs = 4\n")  # misspelt: once flattened silently
+    with pytest.raises(ValueError, match=r"run\.toml: unknown table \[trainr\]; valid tables are \[.*'trainer'"):
+        read_toml(path)
+    path.write_text("[trainer]\nmax_epochs = 4\n[trainer]\n")  # a table defined twice is malformed TOML
+    with pytest.raises(ValueError, match=rf"{re.escape(str(path))}: not valid TOML"):
+        read_toml(path)
+    with pytest.raises(FileNotFoundError, match=r"absent\.toml: config file not found"):
+        read_toml(tmp_path / "absent.toml")
+
+
+def test_fit_with_a_bad_config_file_is_a_one_line_error(tmp_path, capsys):
+    from genre.cli import main
+
+    path = tmp_path / "run.toml"
+    path.write_text("[optimiser]\nlearning_rate = 0.1\n")
+    assert main(["fit", "--model", "conv1d", "--config", str(path), "--run-dir", str(tmp_path / "run")]) == 2
+    err = capsys.readouterr().err
+    assert "unknown table [optimiser]" in err and "Traceback" not in err
+    assert (
+        main(["fit", "--model", "conv1d", "--config", str(tmp_path / "no.toml"), "--run-dir", str(tmp_path / "r")]) == 2
+    )
+    assert "no.toml: config file not found" in capsys.readouterr().err

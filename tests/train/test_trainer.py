@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import itertools
 import json
 import math
 import os
@@ -65,6 +66,33 @@ def test_early_stopping_stops_when_the_monitor_stalls(tmp_path, tiny_config):
     assert metrics["stopped_early"] is True and metrics["epochs"] == 2
 
 
+@pytest.mark.parametrize("schedule", ["constant", "cosine", "plateau"])
+def test_learning_rate_schedules(tmp_path, tiny_config, schedule):
+    # A rate this small leaves val_accuracy unchanged, so the plateau schedule sees no improvement.
+    config = tiny_config(
+        max_epochs=4,
+        limit_train_batches=2,
+        learning_rate=1e-8,
+        schedule=schedule,
+        plateau_patience=1,
+        plateau_factor=0.5,
+        min_learning_rate=1e-12,
+        early_stopping_patience="none",
+    )
+    train_and_evaluate(config, tmp_path / "run")
+    rates = [float(r["learning_rate"]) for r in _rows(tmp_path / "run")]
+    assert len(rates) == 4
+    if schedule == "constant":
+        assert rates == pytest.approx([1e-8] * 4, rel=1e-6)
+    elif schedule == "cosine":  # decays every step, from the configured rate
+        assert rates[0] < 1e-8 and all(a > b for a, b in itertools.pairwise(rates)), rates
+    else:
+        # Each row is the rate its epoch trained with: epoch 0 sets the best, epoch 1 does not improve
+        # on it (patience 1), so epochs 2 and 3 train at half the rate before.
+        ratios = [b / a for a, b in itertools.pairwise(rates)]
+        assert rates[0] == pytest.approx(1e-8, rel=1e-6) and ratios == pytest.approx([1, 0.5, 0.5], rel=1e-6), rates
+
+
 class _PoisonWeights(keras.callbacks.Callback):
     """Turns one kernel to NaN when the second epoch begins, as a diverging step would."""
 
@@ -124,7 +152,8 @@ def _fit_command(prepared, run, *extra):
     return [sys.executable, "-m", "genre", "fit", "--model", "conv1d", *args, "--run-dir", str(run), *extra]
 
 
-def test_resume_after_sigkill_ends_like_an_uninterrupted_run(tmp_path, prepared):
+@pytest.mark.slow
+def test_resume_after_sigkill_continues_from_the_saved_epoch(tmp_path, prepared):
     env = {**os.environ, "PYTHONHASHSEED": "0"}
     reference = tmp_path / "reference"
     subprocess.run(_fit_command(prepared, reference), check=True, capture_output=True, env=env)
@@ -143,19 +172,28 @@ def test_resume_after_sigkill_ends_like_an_uninterrupted_run(tmp_path, prepared)
     process.send_signal(signal.SIGKILL)
     process.wait()
     assert not (run / "metrics.json").exists()
+    saved = json.loads(state.read_text())["epoch"]
+    before = _rows(run)
+    # The CSV row of an epoch is written just before its resume state, so the kill may leave one more row.
+    assert [int(r["epoch"]) for r in before] == list(range(len(before))) and len(before) - saved in (0, 1)
 
     resume = [sys.executable, "-m", "genre", "fit", "--model", "conv1d", "--run-dir", str(run), "--resume"]
     subprocess.run(resume, check=True, capture_output=True, env=env)
     ours, theirs = _rows(run), _rows(reference)
-    assert len(ours) >= 4
-    # Epochs logged before the kill may repeat after it; the last four must equal the reference's.
-    for a, b in zip(ours[-4:], theirs, strict=True):
+    # The killed run's rows are kept as they were; the resumed process trains and logs only the epochs
+    # from the saved one on. Retraining from epoch 0 would give the same last rows, but not these.
+    assert ours[: len(before)] == before
+    assert [int(r["epoch"]) for r in ours[len(before) :]] == list(range(saved, 4))
+    # Every epoch, before and after the kill, equals the uninterrupted run's.
+    for a in [*before[:saved], *ours[len(before) :]]:
+        b = theirs[int(a["epoch"])]
         for key in ("loss", "accuracy", "val_loss", "val_accuracy", "learning_rate"):
             assert math.isclose(float(a[key]), float(b[key]), rel_tol=1e-6, abs_tol=1e-7), (key, a, b)
     final, expected = (json.loads((r / "metrics.json").read_text()) for r in (run, reference))
     assert final["val"] == expected["val"] and final["test"] == expected["test"] and final["epochs"] == 4
 
 
+@pytest.mark.slow
 def test_mobilenet_fine_tunes_its_top_blocks_in_a_second_phase(tmp_path, prepared):
     from genre.models import load_model
     from genre.train.config import apply_overrides
@@ -189,41 +227,77 @@ def test_mobilenet_fine_tunes_its_top_blocks_in_a_second_phase(tmp_path, prepare
         assert (not np.array_equal(before, after)) is moved, name
 
 
-class _ReplicaProbe(keras.callbacks.Callback):
-    """Records over how many devices the model's variables live while it trains."""
+class _JaxReplicas(keras.callbacks.Callback):
+    """Records over how many devices the model's variables are sharded while it trains (JAX)."""
 
     def on_train_batch_end(self, batch, logs=None):
-        if keras.backend.backend() == "jax":
-            self.replicas = len(self.model.trainable_variables[0].value.sharding.device_set)
-        else:
-            import tensorflow as tf
-
-            self.replicas = tf.distribute.get_strategy().num_replicas_in_sync
+        self.replicas = len(self.model.trainable_variables[0].value.sharding.device_set)
 
 
-@pytest.mark.devices
-def test_data_parallel_training_on_two_devices(tmp_path, tiny_config):
-    probe = _ReplicaProbe()
+class _TensorFlowReplicas(keras.callbacks.Callback):
+    """Records over how many replicas the distribution strategy trains (TensorFlow)."""
+
+    def on_train_batch_end(self, batch, logs=None):
+        import tensorflow as tf
+
+        self.replicas = tf.distribute.get_strategy().num_replicas_in_sync
+
+
+def _train_on_two_devices(tmp_path, tiny_config, probe):
     metrics = train_and_evaluate(tiny_config(max_epochs=2, devices=2), tmp_path / "run", callbacks=[probe])
     assert probe.replicas == 2
     assert metrics["epochs"] == 2 and 0 <= metrics["test"]["accuracy"] <= 1
     assert all(math.isfinite(float(r["loss"])) for r in _rows(tmp_path / "run"))
 
 
+@pytest.mark.devices
+@pytest.mark.requires_jax_backend
+def test_data_parallel_training_on_two_devices_with_jax(tmp_path, tiny_config):
+    _train_on_two_devices(tmp_path, tiny_config, _JaxReplicas())
+
+
+@pytest.mark.devices
+@pytest.mark.requires_tensorflow_backend
+def test_data_parallel_training_on_two_devices_with_tensorflow(tmp_path, tiny_config):
+    _train_on_two_devices(tmp_path, tiny_config, _TensorFlowReplicas())
+
+
+@pytest.mark.devices
 def test_batch_size_must_split_evenly_over_devices(tmp_path, tiny_config):
+    with pytest.raises(ValueError, match=r"batch_size 15 must be divisible by devices=2"):
+        train_and_evaluate(tiny_config(devices=2, batch_size=15), tmp_path / "run")
+
+
+def test_devices_must_be_positive_and_present(tmp_path, tiny_config):
     with pytest.raises(ValueError, match="devices must be"):
         tiny_config(devices=0)
     with pytest.raises(ValueError, match="this machine has"):
         train_and_evaluate(tiny_config(devices=64), tmp_path / "run")
 
 
+@pytest.mark.parametrize(
+    ("kind", "auto", "mixed"),
+    [
+        ("cpu", "float32", "mixed_bfloat16"),
+        ("gpu", "mixed_float16", "mixed_float16"),
+        ("tpu", "mixed_bfloat16", "mixed_bfloat16"),
+    ],
+)
+def test_precision_follows_the_accelerator(monkeypatch, kind, auto, mixed):
+    from genre.train import trainer
+
+    # Whatever this machine has: the accelerator is what the policy is decided from.
+    monkeypatch.setattr(trainer, "accelerator", lambda: kind)
+    assert (trainer.resolve_precision("32"), trainer.resolve_precision("auto"), trainer.resolve_precision("mixed")) == (
+        "float32",
+        auto,
+        mixed,
+    )
+
+
 def test_precision_switch_and_gradient_clipping(tmp_path, tiny_config):
     from genre.models import load_model
-    from genre.train.trainer import resolve_precision
 
-    assert resolve_precision("32") == "float32"
-    assert resolve_precision("auto") == "float32"  # no accelerator in the test machine: mixed would be slower
-    assert resolve_precision("mixed") in ("mixed_bfloat16", "mixed_float16")
     metrics = train_and_evaluate(tiny_config(max_epochs=1, precision="mixed", clipnorm=1.0), tmp_path / "run")
     model = load_model(tmp_path / "run" / metrics["checkpoint"])
     conv = next(layer for layer in model.layers if "conv" in layer.name)

@@ -1,8 +1,8 @@
 """Tiny tuning studies on the session's prepared data, and a fresh PostgreSQL database per test.
 
 PostgreSQL is a real server: `.ci/run` starts one and exports GENRE_TEST_POSTGRES_URL (a URL
-with rights to create databases). Without it the PostgreSQL tests are skipped, saying why; under
-CI (CI set) they fail instead, so they cannot silently stop running there.
+with rights to create databases). Without it the PostgreSQL tests are skipped, saying why; with
+GENRE_REQUIRE_POSTGRES=1 (set by `.ci/run`) they fail instead, so they cannot silently stop running there.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ import uuid
 
 import pytest
 
+from tests.conftest import skip_or_fail
 from tests.train.conftest import TINY
 from tuning import TuneConfig
 
@@ -87,6 +88,8 @@ def tune_arguments(config: TuneConfig) -> list[str]:
         args += ["--data", str(config.data)]
     if config.storage is not None:
         args += ["--storage", config.storage]
+    if config.timeout is not None:
+        args += ["--timeout", str(config.timeout)]
     if config.config is not None:
         args += ["--config", str(config.config)]
     for key, value in config.overrides.items():
@@ -98,10 +101,9 @@ def tune_arguments(config: TuneConfig) -> list[str]:
 def postgres_server() -> str:
     url = os.environ.get(POSTGRES_ENV)
     if not url:
-        reason = f"no PostgreSQL server: set {POSTGRES_ENV} (`.ci/run` starts one and sets it)"
-        if os.environ.get("CI"):
-            pytest.fail(f"{reason}; under CI the PostgreSQL tests must run")
-        pytest.skip(reason)
+        skip_or_fail(
+            f"no PostgreSQL server: set {POSTGRES_ENV} (`.ci/run` starts one and sets it)", "GENRE_REQUIRE_POSTGRES"
+        )
     return url
 
 

@@ -9,8 +9,9 @@ import shutil
 import optuna
 import pytest
 
-from genre.data.manifest import MANIFEST_NAME
+from genre.data.manifest import MANIFEST_NAME, ManifestError
 from genre.train.fit import train_and_evaluate
+from tests.conftest import missing_shard
 from tuning import run_tuning
 from tuning.objective import trial_dir
 from tuning.study import open_study
@@ -29,7 +30,8 @@ def without_test_split(prepared, tmp_path):
 
 def test_net_trials_never_read_the_test_split(net_study, without_test_split):
     config = net_study(data=without_test_split)
-    with pytest.raises(Exception, match="missing"):  # the copy is broken for anything that reads test
+    # The copy is broken for anything that reads test.
+    with pytest.raises(ManifestError, match=missing_shard(without_test_split / "test")):
         train_and_evaluate(resolve_target(config).base, config.study_dir / "full-run")
     result = run_tuning(config)
     assert result.counts["complete"] == config.trials and result.done
@@ -42,7 +44,7 @@ def test_baseline_trials_never_read_the_test_split(baseline_study, without_test_
     from genre.baselines.fit import fit_baseline
 
     config = baseline_study("knn", data=without_test_split, trials=2)
-    with pytest.raises(Exception, match=r"missing|not found|No such file"):
+    with pytest.raises(ManifestError, match=missing_shard(without_test_split / "test")):
         fit_baseline(resolve_target(config).base, config.study_dir / "full-run")
     result = run_tuning(config)
     assert result.counts["complete"] == config.trials

@@ -78,6 +78,7 @@ def closing_storage(config):
         rdb.engine.dispose()
 
 
+@pytest.mark.slow
 def test_a_study_killed_mid_trial_resumes_with_the_same_command(baseline_study):
     config = baseline_study("hgb", trials=3)
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
