@@ -19,6 +19,7 @@ from pathlib import Path
 import keras
 import optuna
 
+from genre.baselines.fit import SettingsExceedData
 from genre.run_dir import RunDir
 from genre.search_space import Choice, FloatParam, IntParam, Param
 from tuning.config import TuneConfig
@@ -95,7 +96,13 @@ class Objective:
         settings = self.target.config_for(params, origin=f"trial {trial.number}")
         RunDir(run).mark_trial(trial.study.study_name, trial.number)  # so reports leave it out
         pruning = PruningCallback(trial, PRUNING_MONITOR) if self.target.estimator.epochs else None
-        metrics = self.target.estimator.fit(settings, run, callbacks=[pruning] if pruning else [], evaluate_test=False)
+        try:
+            metrics = self.target.estimator.fit(
+                settings, run, callbacks=[pruning] if pruning else [], evaluate_test=False
+            )
+        except SettingsExceedData as err:
+            # A corner of the space this data set cannot take: not a failure of the trial's code.
+            raise optuna.TrialPruned(f"settings exceed the data: {err}") from None
         if pruning is not None and pruning.pruned_at is not None:
             trial.set_user_attr("val", metrics["val"][self.config.metric])
             raise optuna.TrialPruned(f"pruned after epoch {pruning.pruned_at + 1}")

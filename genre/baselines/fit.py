@@ -133,10 +133,15 @@ def evaluate_baseline(run: Path, split: str = "test") -> dict:
     }
 
 
+class SettingsExceedData(ValueError):
+    """Settings valid in themselves that the data set cannot take (e.g. more PCA components than
+    training clips); a tuning study ends such a trial as pruned, with this one-line reason."""
+
+
 def _check_pca(config: BaselineConfig, x_train: np.ndarray) -> None:
     wanted = getattr(config.model_config, "pca_components", 0)
     if wanted > min(x_train.shape):
-        raise ValueError(
+        raise SettingsExceedData(
             f"pca_components={wanted} exceeds what the train split allows "
             f"({x_train.shape[0]} clips of {x_train.shape[1]} features)"
         )

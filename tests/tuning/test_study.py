@@ -144,3 +144,14 @@ def test_every_sampler_finishes_a_study_reproducibly(baseline_study, tmp_path, s
     again = run_tuning(baseline_study("knn", trials=3, sampler=sampler, study_dir=tmp_path / "again"))
     assert first.done and first.counts["complete"] == 3
     assert (first.best_params, first.best_value) == (again.best_params, again.best_value)  # one worker, one seed
+
+
+def test_settings_the_data_cannot_take_end_their_trials_as_pruned(baseline_study, tmp_path, caplog):
+    """More PCA components than training clips is a corner of the space this data cannot take: the trial
+    is pruned with that reason in one line, not failed with a traceback."""
+    space = tmp_path / "too-many-components.toml"
+    space.write_text("[search_space]\nn_neighbors = {low = 1, high = 5}\npca_components = [400, 500]\n")
+    with caplog.at_level("WARNING"):
+        result = run_tuning(baseline_study("knn", trials=2, config=space, overrides={}))
+    assert result.counts["pruned"] == 2 and result.counts["failed"] == 0 and result.counts["complete"] == 0
+    assert "Traceback" not in caplog.text
