@@ -12,7 +12,7 @@ import pytest
 from genre.data.manifest import MANIFEST_NAME, ManifestError
 from genre.train.fit import train_and_evaluate
 from tests.conftest import missing_shard
-from tuning import run_tuning
+from tuning import TuneConfig, run_tuning
 from tuning.objective import trial_dir
 from tuning.study import open_study
 from tuning.target import resolve_target
@@ -74,3 +74,39 @@ def test_pruning_stops_a_net_trial_after_its_first_epoch(net_study):
         assert len(list(csv.DictReader(f))) == 1  # one epoch of three trained
     metrics = json.loads((run / "metrics.json").read_text())  # still a whole run directory
     assert metrics["epochs"] == 1 and "test" not in metrics
+
+
+def test_no_pruner_lets_every_epoch_of_a_worse_trial_run(net_study):
+    """The same worse-than-the-median trial as above, with --pruner none: it trains all its epochs."""
+    config = net_study(trials=2, overrides={"max_epochs": "3"}, pruner="none", prune_startup_trials=1)
+    target = resolve_target(config)
+    with open_study(config, target, seed=0) as study:
+        first = optuna.trial.create_trial(
+            params={}, distributions={}, value=1.0, intermediate_values={e: 1.0 for e in range(3)}
+        )
+        study.add_trial(first)
+    result = run_tuning(config)
+    assert result.counts["pruned"] == 0 and result.counts["complete"] == 2
+    with open_study(config, target, seed=0) as study:
+        (trial,) = [t for t in study.get_trials() if "run_dir" in t.user_attrs]
+    with (config.study_dir / trial.user_attrs["run_dir"] / "logs" / "metrics.csv").open() as f:
+        assert len(list(csv.DictReader(f))) == 3
+
+
+def test_the_objective_is_the_metric_asked_for(baseline_study, tmp_path):
+    values = {}
+    for metric in ("accuracy", "macro_f1"):
+        result = run_tuning(baseline_study("knn", trials=2, metric=metric, study_dir=tmp_path / metric))
+        best = json.loads((result.best_run_dir / "metrics.json").read_text())["val"]
+        assert result.best_value == pytest.approx(best[metric])
+        values[metric] = best
+    assert values["macro_f1"]["macro_f1"] != values["macro_f1"]["accuracy"]  # the check can tell them apart
+
+
+def test_hyperband_prunes_on_the_epoch_budget_and_runs_baselines_whole(baseline_study):
+    from tuning.study import pruner
+
+    hyperband = pruner(TuneConfig(model="conv1d", pruner="hyperband"), 7)
+    assert isinstance(hyperband, optuna.pruners.HyperbandPruner)
+    result = run_tuning(baseline_study("knn", trials=3, pruner="hyperband"))
+    assert result.counts["complete"] == 3 and result.counts["pruned"] == 0  # no epochs: nothing to prune
