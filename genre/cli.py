@@ -217,8 +217,8 @@ def _entry_points(group: str) -> dict:
 
 
 def _tuning_step(*args):
-    """The `tune` study step an installed package provides (`tuning`), built with `args`; None when
-    there is none and nothing is asked of it."""
+    """The `tune` study step an installed package provides (`tuning`), built with `args`; a ValueError
+    saying so when none is installed."""
     steps = _entry_points(STUDY_STEPS_GROUP)
     if "tune" not in steps:
         raise ValueError(f"no tuning step is installed (entry point group {STUDY_STEPS_GROUP!r}); pass --tune none")

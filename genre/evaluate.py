@@ -10,7 +10,7 @@ splits, for nets and baselines alike, and `RunMetrics` the one record of a run's
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -124,7 +124,6 @@ class RunMetrics:
     inference_seconds_per_clip: float
     checkpoint_sha256: str | None = None
     fast_dev_run: bool = False
-    extra: dict = field(default_factory=dict)  # e.g. "tuning" on a study's refit
 
     def to_dict(self) -> dict:
         return {
@@ -140,7 +139,6 @@ class RunMetrics:
             "fast_dev_run": self.fast_dev_run,
             **self.splits,
             "inference_seconds_per_clip": self.inference_seconds_per_clip,
-            **self.extra,
         }
 
 

@@ -96,7 +96,7 @@ def _predict_split(pipeline, config: BaselineConfig, split: str, classes: int):
 
     data = Path(config.run.data)
     x, y = load_features(data, split, config.run.features, config.run.embedding_layer)
-    ids = track_ids(data, split, get_source(config.run.features).stored_kind)
+    ids = track_ids(data, split)
     started = time.perf_counter()
     predicted = pipeline.predict(x)
     return one_hot(predicted, classes), y, ids, time.perf_counter() - started

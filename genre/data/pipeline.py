@@ -167,12 +167,16 @@ def _records(files: list[str], file_shuffle_seed: int | None = None):
     )
 
 
-def track_ids(data_dir: str | Path, split: str, kind: str) -> np.ndarray:
-    """The track ids of a split's clips, in the order `load_arrays` and clip-mode datasets give them,
-    without decoding the features."""
+def track_ids(data_dir: str | Path, split: str) -> np.ndarray:
+    """The track ids of a split's clips, in the order `load_arrays` and clip-mode datasets give them
+    for every kind, without decoding any feature. Every kind's shards of a split hold the same clips
+    in the same order (prepare writes them from one stream of results), so the smallest kind's are read."""
     import tensorflow as tf
 
     manifest = read_manifest(data_dir)
+    kind = min(
+        manifest.features, key=lambda k: np.prod(manifest.shape(k)) * np.dtype(get_kind(k).stored_dtype).itemsize
+    )
     files = [str(Path(data_dir) / e["file"]) for e in shard_entries(manifest, split, kind)]
     spec = {"track_id": tf.io.FixedLenFeature([], tf.int64)}
     ds = _records(files).map(lambda r: tf.io.parse_single_example(r, spec)["track_id"])
