@@ -90,7 +90,7 @@ class RunDir:
 
     @property
     def kind(self) -> str:
-        """ "baseline" or "net"."""
+        """Either "baseline" or "net"."""
         return BASELINE_KIND if self.config().get("kind") == BASELINE_KIND else "net"
 
     def config(self) -> dict:
