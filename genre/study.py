@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import shutil
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,6 +27,7 @@ from genre.models import MODELS, get_model
 from genre.run_dir import RunDir
 
 if TYPE_CHECKING:
+    from genre.budget import Schedule
     from genre.report import Report
 
 NETS = tuple(MODELS)
@@ -44,6 +46,13 @@ class StudyConfig:
     # Per-model settings by plain name, as `--set` takes them; "*" applies to every net.
     net_settings: dict[str, dict[str, str]] = field(default_factory=dict)
     skip_missing_weights: bool = False  # leave out (and report) models whose weight files are absent
+    # Tuning studies run after the models (by the `tune` step handed to `run_study`): trials per model,
+    # and settings fixed for a model's trials and refit (e.g. a shorter schedule).
+    tune_trials: dict[str, int] = field(default_factory=dict)
+    tune_settings: dict[str, dict[str, str]] = field(default_factory=dict)
+    # Seconds the study may take from its start: the nets' epochs are allotted to fit (genre.budget),
+    # each net's configured max_epochs its cap. None: every net trains its configured schedule.
+    budget_seconds: float | None = None
     seed: int = 0
     progress: bool = True
 
@@ -78,6 +87,8 @@ class StudyResult:
     runs: list[Path]
     not_run: list[str]
     report: Report
+    schedule: Schedule | None = None  # the nets' epochs, when the study had a time budget
+    seconds: dict[str, float] = field(default_factory=dict)  # wall time of each stage, in order
 
 
 def plan_study(config: StudyConfig, stored_shape: Callable[[str], tuple[int, ...]]) -> StudyPlan:
@@ -132,6 +143,7 @@ def run_study(
     from genre.train.config import apply_overrides
     from genre.train.fit import train_and_evaluate
 
+    started = time.monotonic()
     runs_dir = Path(config.out) / "runs"
     plan = plan_study(config, read_manifest(config.data).shape)
     for reason in plan.not_run:
@@ -140,6 +152,7 @@ def run_study(
     baselines += [(name, EMBEDDINGS, f"{name}-{EMBEDDINGS}") for name in plan.embedding_baselines]
     jobs = len(baselines) + len(plan.net_configs)
     runs = []
+    seconds: dict[str, float] = {}
     for i, (name, features, folder) in enumerate(baselines, start=1):
         run = runs_dir / folder
         if not RunDir(run).finished:
@@ -148,20 +161,109 @@ def run_study(
             fit_baseline(apply_overrides(default_baseline_config(name), settings), run)
         log(_line(i, jobs, run))
         runs.append(run)
+    seconds["baselines"] = time.monotonic() - started
+    planner = None
+    if config.budget_seconds is not None and plan.net_configs:
+        began = time.monotonic()
+        planner = budget_planner(config, plan, runs, config.budget_seconds - (time.monotonic() - started), log)
+        seconds["timing first steps"] = time.monotonic() - began
     for i, (name, net_config) in enumerate(plan.net_configs.items(), start=len(baselines) + 1):
         run = runs_dir / name
         if not RunDir(run).finished:
             resume = RunDir(run).resumable()
             if not resume:
                 shutil.rmtree(run, ignore_errors=True)
-            log(f"[{i}/{jobs}] {name}: {'resuming' if resume else 'training'} ...")
-            train_and_evaluate(net_config, run, resume=resume)
+            epochs = ""
+            if planner is not None:
+                net_config = with_max_epochs(net_config, planner.epochs(name))
+                epochs = f" {net_config.trainer.max_epochs} epochs"
+            log(f"[{i}/{jobs}] {name}: {'resuming' if resume else 'training'}{epochs} ...")
+            began = time.monotonic()
+            train_and_evaluate(net_config, run, resume=resume)  # a resumed run keeps its own config
+            seconds[name] = time.monotonic() - began
+            if planner is not None:
+                planner.finished(name, seconds[name])
+            release_models()
         log(_line(i, jobs, run))
         runs.append(run)
-    if tune is not None:
+    if tune is not None and config.tune_trials:
+        began = time.monotonic()
+        if planner is not None:
+            config = with_tuning_epochs(config, planner, tuple(plan.net_configs))
         runs += tune(dataclasses.replace(config, nets=tuple(plan.net_configs)), log)  # only the nets that ran
-    report = build_report(runs, Path(config.out) / "report", not_run=plan.not_run)
-    return StudyResult(runs=runs, not_run=plan.not_run, report=report)
+        seconds["tuning"] = time.monotonic() - began
+    schedule = planner.schedule() if planner is not None else None
+    began = time.monotonic()
+    report = build_report(runs, Path(config.out) / "report", not_run=plan.not_run, schedule=schedule)
+    seconds["report"] = time.monotonic() - began
+    return StudyResult(runs=runs, not_run=plan.not_run, report=report, schedule=schedule, seconds=seconds)
+
+
+# Kept back from the nets' share of a budget: the report, and per trial of a baseline's tuning study
+# (its fit, plus reading the vectors).
+REPORT_SECONDS = 20.0
+BASELINE_TRIAL_SECONDS = 1.0
+
+
+def budget_planner(config: StudyConfig, plan: StudyPlan, baseline_runs: list[Path], left: float, log: Log):
+    """A `genre.budget.Planner` over the plan's nets and their tuning studies, within `left` seconds
+    less what the report and the baselines' tuning need. Each net's first steps are timed here,
+    unless an earlier run of this study stored its cost in `OUT/schedule.json`."""
+    from genre.budget import MIN_EPOCHS, SCHEDULE_NAME, Job, Planner, measure_cost, stored_costs
+
+    path = Path(config.out) / SCHEDULE_NAME
+    fitted = {RunDir(r).metrics()["model"]: RunDir(r).metrics()["train_seconds"] for r in baseline_runs}
+    left -= REPORT_SECONDS + sum(
+        n * (BASELINE_TRIAL_SECONDS + fitted.get(model, 0.0))
+        for model, n in config.tune_trials.items()
+        if model in BASELINES
+    )
+    measuring = time.monotonic()
+    costs = stored_costs(path)
+    for name, net_config in plan.net_configs.items():
+        if name not in costs:
+            costs[name] = measure_cost(net_config)
+            release_models()
+    left -= time.monotonic() - measuring
+    jobs = []
+    for name, net_config in plan.net_configs.items():
+        cap = net_config.trainer.max_epochs
+        jobs.append(Job(name, costs[name], min(MIN_EPOCHS, cap), cap))
+        if name in config.tune_trials:
+            cap = int(config.tune_settings.get(name, {}).get("max_epochs", cap))
+            runs = config.tune_trials[name] + 1  # its trials and the refit
+            jobs.append(Job(f"tune-{name}", costs[name], min(MIN_EPOCHS, cap), cap, runs=runs))
+    planner = Planner(jobs, config.budget_seconds, left, path)
+    timed = ", ".join(f"{j.name} {j.cost.epoch:.1f} s" for j in jobs if j.runs == 1)
+    log(
+        f"schedule: {left / 60:.1f} min of the {config.budget_seconds / 60:.1f} min budget left for the nets; "
+        f"an epoch takes {timed}"
+    )
+    return planner
+
+
+def with_max_epochs(net_config, epochs: int):
+    return dataclasses.replace(net_config, trainer=dataclasses.replace(net_config.trainer, max_epochs=epochs))
+
+
+def with_tuning_epochs(config: StudyConfig, planner, nets: tuple[str, ...]) -> StudyConfig:
+    """`config` with each tuned net's trials set to the epochs the planner allots them now."""
+    settings = dict(config.tune_settings)
+    for name in nets:
+        if name in config.tune_trials:
+            settings[name] = {**settings.get(name, {}), "max_epochs": str(planner.epochs(f"tune-{name}"))}
+    return dataclasses.replace(config, tune_settings=settings)
+
+
+def release_models() -> None:
+    """Frees what the last net's models hold (Keras's graph state, compiled functions, buffers), so one
+    process training net after net peaks at its largest net, not at their sum."""
+    import gc
+
+    import keras
+
+    keras.backend.clear_session()
+    gc.collect()
 
 
 def _line(i: int, jobs: int, run: Path) -> str:

@@ -63,7 +63,7 @@ def main() -> None:
     from genre.demo import DemoConfig, prepare_demo_data
 
     demo = DemoConfig(out=args.out, tracks_per_genre=args.tracks_per_genre, seconds=args.seconds, progress=False)
-    data = prepare_demo_data(demo, log=lambda text: None)
+    data, _ = prepare_demo_data(demo, log=lambda text: None)
     manifest = read_manifest(data)
     rows = classic(data, args.out)
     rows += nets(data, [m for m in args.models.split(",") if m], args.epochs, args.out)

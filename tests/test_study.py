@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 
@@ -18,6 +19,10 @@ def test_demo_quick_runs_the_whole_study(tmp_path, capsys, monkeypatch):
     assert main(["demo", "--quick", "--out", str(out), "--quiet", "--no-fetch-weights"]) == 0
     printed = capsys.readouterr().out
     assert "GENERATED DATA" in printed
+    # The last line: wall time and each stage's (no budget with --quick).
+    t = r"[\d.]+ (s|min)"
+    stages = rf"weights {t}, synth {t}, prepare {t}, baselines {t}, .*conv1d {t}, .*tuning {t}, report {t}"
+    assert re.search(rf"^demo: {t} \({stages}\)$", printed, re.M)
     assert "not run: musicnn: " in printed and "not run: svm on musicnn_embeddings: " in printed
     assert "genre weights fetch musicnn" in (out / "report" / "report.md").read_text()
     for name in (*BASELINES, *(n for n in NETS if n != "musicnn")):
@@ -98,3 +103,33 @@ def test_study_fits_baselines_on_musicnn_embeddings(musicnn_prepared, musicnn_ca
         == "musicnn_embeddings"
     )
     assert result.not_run == []
+
+
+def test_the_demo_uses_a_cached_imagenet_base_and_fetches_it_once_otherwise(tmp_path, monkeypatch):
+    import genre.weights.mobilenet as weights
+    from genre.demo import DEMO_MOBILENET_ALPHA, DEMO_NETS, _with_mobilenet, fetch_imagenet_base
+    from genre.models.mobilenet import imagenet_weights_path
+
+    home = tmp_path / "keras-home"
+    home.mkdir()
+    monkeypatch.setattr("keras.src.backend.config._KERAS_DIR", str(home))
+    asked, lines = [], []
+
+    def offline(alpha, rows=224, file=None, **kwargs):
+        asked.append(alpha)
+        raise FileNotFoundError("could not download (no network)")
+
+    monkeypatch.setattr(weights, "fetch_mobilenet", offline)
+    assert fetch_imagenet_base(lines.append) is False
+    assert asked == [DEMO_MOBILENET_ALPHA] and "trains from scratch" in lines[-1]
+    assert _with_mobilenet(DEMO_NETS, lines.append)["mobilenet"]["weights"] == "none"
+    assert "trained from scratch" in lines[-1]
+
+    path = imagenet_weights_path(DEMO_MOBILENET_ALPHA)
+    path.parent.mkdir(parents=True)
+    path.write_bytes(b"cached")
+    lines.clear()
+    assert fetch_imagenet_base(lines.append) is True and asked == [DEMO_MOBILENET_ALPHA] and lines == []
+    settings = _with_mobilenet(DEMO_NETS, lines.append)["mobilenet"]
+    assert settings["weights"] == "imagenet" and settings["alpha"] == str(DEMO_MOBILENET_ALPHA)
+    assert str(path) in lines[-1] and DEMO_NETS["mobilenet"].get("weights") is None  # the table is not changed

@@ -8,7 +8,6 @@ Studies resume like any `genre tune`, so a rerun of the study reuses finished tr
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 
 from genre.baselines import BASELINES
@@ -18,55 +17,48 @@ from tuning.config import TuneConfig
 from tuning.run import run_tuning
 
 
-def study_tuning(
-    trials: dict[str, int], settings: dict[str, dict[str, str]] | None = None
-) -> Callable[[StudyConfig, Log], list[Path]]:
-    """A `tune` step for `genre.study.run_study`: `trials[model]` trials for each model, refit runs returned.
+def tune_in_study(study: StudyConfig, log: Log) -> list[Path]:
+    """`genre.study.run_study`'s `tune` step: `study.tune_trials[model]` trials for each model, the
+    refit runs returned. `study.tune_settings[model]` fixes more of that model's settings for its
+    trials and refit (e.g. a shorter schedule than the study's own)."""
+    import optuna
 
-    `settings[model]` fixes more of that model's settings for its trials and refit (e.g. a shorter
-    schedule than the study's own)."""
-    settings = settings or {}
+    # One line per study below says what happened; Optuna's line per trial would bury it.
+    verbosity = optuna.logging.get_verbosity()
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    try:
+        return _tune_each(study, log)
+    finally:
+        optuna.logging.set_verbosity(verbosity)
 
-    def tune(study: StudyConfig, log: Log) -> list[Path]:
-        import optuna
 
-        # One line per study below says what happened; Optuna's line per trial would bury it.
-        verbosity = optuna.logging.get_verbosity()
-        optuna.logging.set_verbosity(optuna.logging.WARNING)
-        try:
-            return _tune_each(study, log)
-        finally:
-            optuna.logging.set_verbosity(verbosity)
-
-    def _tune_each(study: StudyConfig, log: Log) -> list[Path]:
-        runs = []
-        for model, n in trials.items():
-            if model not in BASELINES and model not in study.nets:
-                continue  # a net the study left out (e.g. its weights are missing) is not tuned either
-            fixed = {"seed": str(study.seed)}
-            if model not in BASELINES:
-                fixed |= {"progress": "false"} | study.net_settings.get("*", {}) | study.net_settings.get(model, {})
-            fixed |= settings.get(model, {})
-            config = TuneConfig(
-                model=model,
-                data=study.data,
-                trials=n,
-                study_dir=Path(study.out) / "runs" / f"tune-{model}",
-                overrides=fixed,
-                refit=True,
-                prune_startup_trials=max(1, n // 2),
-                seed=study.seed,
-            )
-            result = run_tuning(config)
-            if result.refit_run_dir is None:
-                log(f"tuning {model}: no finished trial to refit ({result.counts}); left out of the report")
-                continue
-            log(
-                f"tuned {model}: {n} trials ({result.counts['pruned']} pruned), best validation accuracy "
-                f"{result.best_value:.1%}, refit test accuracy "
-                f"{with_interval(result.refit_metrics['test'], 'accuracy')}"
-            )
-            runs.append(result.refit_run_dir)
-        return runs
-
-    return tune
+def _tune_each(study: StudyConfig, log: Log) -> list[Path]:
+    runs = []
+    for model, n in study.tune_trials.items():
+        if model not in BASELINES and model not in study.nets:
+            continue  # a net the study left out (e.g. its weights are missing) is not tuned either
+        fixed = {"seed": str(study.seed)}
+        if model not in BASELINES:
+            fixed |= {"progress": "false"} | study.net_settings.get("*", {}) | study.net_settings.get(model, {})
+        fixed |= study.tune_settings.get(model, {})
+        config = TuneConfig(
+            model=model,
+            data=study.data,
+            trials=n,
+            study_dir=Path(study.out) / "runs" / f"tune-{model}",
+            overrides=fixed,
+            refit=True,
+            prune_startup_trials=max(1, n // 2),
+            seed=study.seed,
+        )
+        result = run_tuning(config)
+        if result.refit_run_dir is None:
+            log(f"tuning {model}: no finished trial to refit ({result.counts}); left out of the report")
+            continue
+        log(
+            f"tuned {model}: {n} trials ({result.counts['pruned']} pruned), best validation accuracy "
+            f"{result.best_value:.1%}, refit test accuracy "
+            f"{with_interval(result.refit_metrics['test'], 'accuracy')}"
+        )
+        runs.append(result.refit_run_dir)
+    return runs

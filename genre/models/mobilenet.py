@@ -219,8 +219,10 @@ def _resolve_weights(config: MobileNetConfig, input_shape: tuple[int, ...]) -> s
         if not path.is_file():
             raise FileNotFoundError(
                 f"MobileNetV2 ImageNet weights (alpha={config.alpha}, {rows} rows, no top) not found at {path}. "
-                f"Nothing is downloaded: fetch {WEIGHTS_URL}{path.name} on a machine with network access and "
-                "copy it there, or use --weights PATH (a local weights file) or --weights none (random init)."
+                f"Nothing is downloaded while building a model: `genre weights fetch mobilenet --alpha {config.alpha}"
+                f"{'' if rows == 224 else f' --rows {rows}'}` gets it (or, offline, --file with a copy of "
+                f"{WEIGHTS_URL}{path.name}); or use --weights PATH (a local weights file) or --weights none "
+                "(random init)."
             )
         return "imagenet"
     path = Path(config.weights).expanduser()

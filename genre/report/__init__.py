@@ -14,11 +14,15 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from genre.report import figures as fig
 from genre.report.page import Figures, html_page, markdown
 from genre.report.references import references_for
 from genre.report.runs import RunRecord, find_runs, label_runs, read_run
+
+if TYPE_CHECKING:
+    from genre.budget import Schedule
 
 __all__ = ["Report", "build_report", "find_runs", "read_run"]
 
@@ -33,9 +37,14 @@ class Report:
 
 
 def build_report(
-    paths: list[Path], out: Path, title: str = "genre: model comparison", not_run: list[str] = ()
+    paths: list[Path],
+    out: Path,
+    title: str = "genre: model comparison",
+    not_run: list[str] = (),
+    schedule: Schedule | None = None,
 ) -> Report:
-    """`not_run`: models left out of the runs, each with its reason; the report lists them."""
+    """`not_run`: models left out of the runs, each with its reason; the report lists them.
+    `schedule`: a budgeted study's epochs per net, shown with what each run then did."""
     runs = find_runs(paths)
     records = [read_run(p) for p in runs]
     genres = {tuple(r.genres) for r in records}
@@ -68,10 +77,10 @@ def build_report(
         curves={k: rel(v) for k, v in curves.items()},
     )
     references = references_for(records[0].manifest) if len({r.data_identity for r in records}) == 1 else ()
-    text = markdown(records, references, list(not_run))
+    text = markdown(records, references, list(not_run), schedule)
     (out / "report.md").write_text(text)
     page = out / "index.html"
-    page.write_text(html_page(records, references, figures, title, list(not_run)))
+    page.write_text(html_page(records, references, figures, title, list(not_run), schedule))
     written = [per_genre, cost, *confusion.values(), *curves.values()]
     return Report(out=out, markdown=text, html=page, figures=written, records=records)
 

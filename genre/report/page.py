@@ -66,6 +66,30 @@ def table_rows(records: list[RunRecord]) -> list[list[str]]:
     ]
 
 
+SCHEDULE_COLUMNS = ("net", "epochs given", "epochs trained", "measured / epoch", "planned", "trained", "why")
+
+
+def schedule_rows(schedule, records: list[RunRecord]) -> list[list[str]]:
+    """A budgeted study's allotment (`genre.budget.Schedule`) beside what each net's run then did."""
+    runs = {r.metrics["model"]: r.metrics for r in records if r.kind == "net" and not r.metrics.get("tuning")}
+    rows = []
+    for job in schedule.jobs:
+        m = runs.get(job.name)
+        trained = "-" if m is None else f"{m['epochs']}" + (" (stopped early)" if m.get("stopped_early") else "")
+        rows.append(
+            [
+                job.name + (f" ({job.runs} runs)" if job.runs > 1 else ""),
+                str(job.epochs),
+                trained,
+                _seconds(job.epoch_seconds),
+                _seconds(job.planned_seconds),
+                "-" if m is None else _seconds(m["train_seconds"]),
+                job.reason,
+            ]
+        )
+    return rows
+
+
 def reference_rows(references: tuple[Reference, ...]) -> list[list[str]]:
     """Published figures as table rows: only test accuracy is known; the rest is left blank, not guessed."""
     return [
@@ -74,7 +98,9 @@ def reference_rows(references: tuple[Reference, ...]) -> list[list[str]]:
     ]
 
 
-def markdown(records: list[RunRecord], references: tuple[Reference, ...], not_run: list[str] = ()) -> str:
+def markdown(
+    records: list[RunRecord], references: tuple[Reference, ...], not_run: list[str] = (), schedule=None
+) -> str:
     lines = []
     if any(r.manifest.synthetic for r in records):
         lines += [f"> **{SYNTHETIC_WARNING}**", ""]
@@ -89,13 +115,22 @@ def markdown(records: list[RunRecord], references: tuple[Reference, ...], not_ru
         lines += [f"- {r.model} on {r.features}: {_percent(r.test_accuracy)}, {r.source}" for r in references]
     if not_run:
         lines += ["", "Not run:", ""] + [f"- {reason}" for reason in not_run]
+    if schedule is not None:
+        lines += ["", f"Schedule ({schedule.summary()}):", ""]
+        lines += ["| " + " | ".join(SCHEDULE_COLUMNS) + " |", "| --- | " + "---: | " * 5 + "--- |"]
+        lines += ["| " + " | ".join(row) + " |" for row in schedule_rows(schedule, records)]
     for users, summary in data_sets(records):
         lines += ["", f"Data used by {users}:", "", "```", summary, "```"]
     return "\n".join(lines) + "\n"
 
 
 def html_page(
-    records: list[RunRecord], references: tuple[Reference, ...], figures: Figures, title: str, not_run: list[str] = ()
+    records: list[RunRecord],
+    references: tuple[Reference, ...],
+    figures: Figures,
+    title: str,
+    not_run: list[str] = (),
+    schedule=None,
 ) -> str:
     e = html.escape
     parts = [
@@ -121,6 +156,9 @@ def html_page(
         )
     if not_run:
         parts.append('<p>Not run:</p><ul id="not-run">' + "".join(f"<li>{e(r)}</li>" for r in not_run) + "</ul>")
+    if schedule is not None:
+        parts.append(f"<h2>Schedule</h2><p>{e(schedule.summary())}</p>")
+        parts.append(_html_table(SCHEDULE_COLUMNS, schedule_rows(schedule, records), "schedule"))
     parts.append("<h2>Per genre and per cost</h2>")
     parts.append(_figure(figures.per_genre_f1, "F1 per genre and model, test split"))
     parts.append(_figure(figures.accuracy_cost, "Test accuracy against training time"))
