@@ -8,8 +8,8 @@ file per shard and kind. A finished shard is renamed into place and recorded in
 byte depends only on the inputs and the seed, the result equals an uninterrupted run. The
 manifest is written last, so it exists only for a complete data set.
 
-A clip that cannot be used (missing, empty, undecodable, too short, silent) is skipped and
-listed in the manifest with its reason; nothing else is lost.
+A clip that cannot be used (missing, unreadable, empty, undecodable, too short, silent) is
+skipped and listed in the manifest with its reason; nothing else is lost.
 """
 
 from __future__ import annotations
@@ -72,6 +72,7 @@ class ClipResult:
     features: dict[str, np.ndarray] | None
     seconds: float = 0.0
     reason: str = ""
+    cut_short: str = ""
 
 
 def plan_shards(catalog: Catalog, shard_size: int, seed: int) -> list[ShardPlan]:
@@ -97,7 +98,7 @@ def process_clip(task: tuple[int, str], config: FeatureConfig) -> ClipResult:
     track_id, path = task
     try:
         clip = load_clip(path, config.audio)
-        return ClipResult(track_id, compute_features(clip, config), clip.seconds)
+        return ClipResult(track_id, compute_features(clip, config), clip.seconds, cut_short=clip.cut_short)
     except ClipError as err:
         return ClipResult(track_id, None, reason=str(err))
     except Exception as err:  # a bad clip must not end a long run: it is recorded and counted instead
@@ -165,7 +166,8 @@ def _write_shard(out, plan, catalog, config, results, progress) -> dict:
                 skipped.append({"track_id": track_id, "path": path, "reason": result.reason})
                 continue
             if result.seconds < tolerance:
-                padded.append({"track_id": track_id, "path": path, "seconds": round(result.seconds, 3)})
+                seconds, reason = round(result.seconds, 3), result.cut_short or "short file"
+                padded.append({"track_id": track_id, "path": path, "seconds": seconds, "reason": reason})
             for kind in kinds:
                 writers[kind].write(
                     encode_example(kind, result.features[kind], track_id=track_id, label=label, seconds=result.seconds)

@@ -3,14 +3,41 @@ skipped (or padded) with its reason in the manifest, or one error naming the fil
 
 from __future__ import annotations
 
+import os
 import shutil
+import tempfile
 from pathlib import Path
 
 import numpy as np
+import pytest
 import soundfile as sf
 
+from genre.data.audio import AudioConfig, ClipError, load_clip
 from genre.data.folders import load_folder_catalog
-from tests.conftest import REAL_MP3
+from genre.data.manifest import read_manifest
+from genre.data.prepare import prepare
+from tests.conftest import REAL_MP3, tiny_features, tiny_prepare
+
+RAW_ONLY = tiny_prepare(features=tiny_features(kinds=("raw",)))
+
+
+def _permissions_bite() -> bool:
+    """Whether chmod 000 stops this process from reading a file: not for root (CAP_DAC_OVERRIDE)."""
+    with tempfile.TemporaryDirectory() as folder:
+        probe = Path(folder) / "probe"
+        probe.write_bytes(b"x")
+        probe.chmod(0)
+        try:
+            probe.read_bytes()
+        except PermissionError:
+            return True
+        return False
+
+
+AS_ROOT = not _permissions_bite()
+ROOT_REASON = "running as root: file permissions do not stop root, so chmod cannot make a file unreadable here"
+# The real MP3 is about 32 KB a second (256 kbit/s) after its tags: this many bytes hold about 2 s.
+TWO_SECONDS_OF_MP3 = 72_000
 
 
 def _tone(seconds: float, rate: int, channels: int = 1, amplitude: float = 0.5, freq: float = 440.0) -> np.ndarray:
@@ -19,8 +46,95 @@ def _tone(seconds: float, rate: int, channels: int = 1, amplitude: float = 0.5, 
     return np.repeat(mono[:, None], channels, axis=1).astype(np.float32)
 
 
+def _peak_frequency(signal: np.ndarray, rate: int) -> float:
+    return float(np.fft.rfftfreq(len(signal), 1 / rate)[np.abs(np.fft.rfft(signal)).argmax()])
+
+
 def _write(path: Path | bytes, data: np.ndarray, rate: int, **kwargs) -> None:
     sf.write(path if isinstance(path, bytes) else str(path), data, rate, **kwargs)
+
+
+def _damaged_mp3(path: Path, kind: str) -> Path:
+    data = REAL_MP3.read_bytes()
+    if kind == "cut":  # a download cut off part way: the Xing header still declares 29.98 s
+        data = data[:TWO_SECONDS_OF_MP3]
+    elif kind == "corrupt":  # garbage over 20 KB of frames after about 2 s
+        garbage = np.random.default_rng(0).integers(0, 256, 20_000, dtype=np.uint8).tobytes()
+        data = data[:TWO_SECONDS_OF_MP3] + garbage + data[TWO_SECONDS_OF_MP3 + len(garbage) :]
+    path.write_bytes(data)
+    return path
+
+
+# Decoding, file by file.
+
+
+@pytest.mark.parametrize(("subtype", "atol"), [("PCM_U8", 1 / 64), ("PCM_24", 1e-6), ("FLOAT", 1e-7), ("DOUBLE", 1e-7)])
+def test_wav_sample_formats_decode_to_the_same_signal(tmp_path, subtype, atol):
+    tone = _tone(2.0, 22050)
+    _write(tmp_path / "tone.wav", tone, 22050, subtype=subtype)
+    clip = load_clip(tmp_path / "tone.wav", AudioConfig(duration=2.0))
+    np.testing.assert_allclose(clip.signal, tone[:, 0], atol=atol)
+
+
+@pytest.mark.parametrize("rate", [8000, 96000])
+def test_other_sample_rates_are_resampled_to_the_data_set_rate(tmp_path, rate):
+    _write(tmp_path / "tone.wav", _tone(2.0, rate), rate)
+    clip = load_clip(tmp_path / "tone.wav", AudioConfig(sample_rate=22050, duration=3.0))
+    assert clip.seconds == pytest.approx(2.0, abs=1e-3)
+    assert clip.valid_samples == pytest.approx(2 * 22050, abs=2)
+    assert _peak_frequency(clip.signal[: clip.valid_samples], 22050) == pytest.approx(440, abs=1)
+
+
+def test_six_channels_are_downmixed_to_their_mean(tmp_path):
+    six = _tone(2.0, 22050, channels=6) * np.arange(1, 7, dtype=np.float32) / 6  # channel k at k/6 of the level
+    _write(tmp_path / "surround.wav", six, 22050, subtype="FLOAT")
+    clip = load_clip(tmp_path / "surround.wav", AudioConfig(duration=2.0))
+    np.testing.assert_allclose(clip.signal, six.mean(axis=1), atol=1e-6)
+
+
+def test_a_cut_mp3_keeps_what_decodes_and_says_it_was_cut(tmp_path):
+    clip = load_clip(_damaged_mp3(tmp_path / "cut.mp3", "cut"), AudioConfig(duration=30.0))
+    assert 1.5 < clip.seconds < 2.5
+    assert clip.cut_short.startswith("file cut short: decodes") and "29.98 s its header declares" in clip.cut_short
+    assert load_clip(REAL_MP3, AudioConfig(duration=30.0)).cut_short == ""  # a whole file is not flagged
+
+
+def test_corrupt_frames_mid_mp3_keep_the_audio_before_them(tmp_path):
+    clip = load_clip(_damaged_mp3(tmp_path / "corrupt.mp3", "corrupt"), AudioConfig(duration=30.0))
+    assert 1.5 < clip.seconds < 2.5
+    assert clip.cut_short.startswith("decoding stopped at")
+    assert np.isfinite(clip.signal).all() and np.abs(clip.signal[: clip.valid_samples]).max() > 0.05
+
+
+@pytest.mark.skipif(AS_ROOT, reason=ROOT_REASON)
+def test_an_unreadable_file_is_a_clip_error_saying_so(tmp_path):
+    path = tmp_path / "locked.wav"
+    _write(path, _tone(2.0, 22050), 22050)
+    path.chmod(0)
+    with pytest.raises(ClipError, match=r"^unreadable file: Permission denied$"):
+        load_clip(path, AudioConfig(duration=2.0))
+
+
+def test_audioread_decodes_what_libsndfile_cannot(tmp_path, monkeypatch):
+    tone = _tone(2.0, 22050)
+    _write(tmp_path / "tone.wav", tone, 22050, subtype="PCM_16")
+
+    def libsndfile_fails(*args, **kwargs):
+        raise sf.LibsndfileError(1, "Error opening: ")  # 1: "Format not recognised."
+
+    # audioread's standard-library reader (WAV, AIFF, AU) is there without any backend installed.
+    monkeypatch.setattr(sf, "SoundFile", libsndfile_fails)
+    clip = load_clip(tmp_path / "tone.wav", AudioConfig(duration=2.0))
+    np.testing.assert_allclose(clip.signal, tone[:, 0], atol=1 / 32768 + 1e-6)
+
+
+def test_a_file_neither_decoder_reads_names_both_errors(tmp_path):
+    (tmp_path / "fake.wav").write_bytes(b"RIFF\x00\x00\x00\x00WAVX" + bytes(200))
+    with pytest.raises(ClipError, match=r"^undecodable audio: libsndfile: Format not recognised\.; audioread: "):
+        load_clip(tmp_path / "fake.wav", AudioConfig(duration=2.0))
+
+
+# The folder source.
 
 
 def _folder_tree(root: Path) -> None:
@@ -58,3 +172,78 @@ def test_folders_follow_nesting_and_report_links_that_loop_or_break(tmp_path):
         "calm/gone.wav": "broken symbolic link to 'nowhere.wav'",
         "calm/nested/up": f"link to a folder already read ({tmp_path / 'calm'}): a loop or a duplicate",
     }
+
+
+def test_non_utf8_file_names_are_prepared_and_listed(tmp_path):
+    root = tmp_path / "music"
+    (root / "latin").mkdir(parents=True)
+    _write(root / "latin" / "ok.wav", _tone(3.0, 22050), 22050)
+    short = os.fsencode(root / "latin") + b"/caf\xe9.wav"  # Latin-1, not UTF-8
+    _write(short, _tone(2.0, 22050), 22050)
+    manifest = prepare(load_folder_catalog(root), tmp_path / "data", RAW_ONLY)
+    assert manifest.clips("train") + manifest.clips("validation") + manifest.clips("test") == 2
+    assert [os.fsencode(p["path"]) for p in read_manifest(tmp_path / "data").padded] == [short]
+    assert manifest.skipped == []
+
+
+# prepare end to end.
+
+
+@pytest.fixture(scope="module")
+def zoo(tmp_path_factory) -> tuple[Path, object]:
+    """A folder tree with every kind of odd but usable file and every kind of bad one, prepared once."""
+    root = tmp_path_factory.mktemp("zoo") / "music"
+    _folder_tree(root)
+    formats = root / "formats"
+    formats.mkdir()
+    _write(formats / "rate8k.wav", _tone(3.0, 8000), 8000)
+    _write(formats / "rate96k.wav", _tone(3.0, 96000), 96000)
+    _write(formats / "six.wav", _tone(3.0, 22050, channels=6), 22050)
+    for subtype in ("PCM_U8", "PCM_24", "FLOAT"):
+        _write(formats / f"{subtype.lower()}.wav", _tone(3.0, 22050), 22050, subtype=subtype)
+    for value in ("nan", "inf"):
+        bad = _tone(3.0, 22050)
+        bad[1000] = float(value)
+        _write(root / "noisy" / f"{value}.wav", bad, 22050, subtype="FLOAT")
+    _damaged_mp3(root / "noisy" / "cut.mp3", "cut")
+    _damaged_mp3(root / "noisy" / "corrupt.mp3", "corrupt")
+    return root, prepare(load_folder_catalog(root), root.parent / "data", RAW_ONLY)
+
+
+def _by_name(entries: list[dict]) -> dict[str, dict]:
+    return {Path(e["path"]).name: e for e in entries}
+
+
+def test_prepare_keeps_every_usable_file_and_lists_every_bad_one(zoo):
+    root, manifest = zoo
+    assert manifest.genres == ["calm", "formats", "noisy"]
+    counts = {g: sum(manifest.counts[s][g] for s in manifest.counts) for g in manifest.genres}
+    assert counts == {"calm": 4, "formats": 6, "noisy": 4}  # noisy: b.wav, REAL.MP3, cut.mp3, corrupt.mp3
+    reasons = {name: e["reason"] for name, e in _by_name(manifest.skipped).items()}
+    assert reasons == {
+        "nan.wav": "non-finite samples (NaN or inf) in decoded audio",
+        "inf.wav": "non-finite samples (NaN or inf) in decoded audio",
+        "loop.wav": "symbolic link loop",
+        "gone.wav": "broken symbolic link to 'nowhere.wav'",
+        "up": f"link to a folder already read ({root / 'calm'}): a loop or a duplicate",
+    }
+    assert read_manifest(root.parent / "data").skipped == manifest.skipped
+
+
+def test_cut_and_corrupt_mp3s_are_padded_with_the_reason(zoo):
+    _, manifest = zoo
+    padded = _by_name(manifest.padded)
+    assert set(padded) == {"cut.mp3", "corrupt.mp3"}
+    assert padded["cut.mp3"]["reason"].startswith("file cut short: decodes")
+    assert padded["corrupt.mp3"]["reason"].startswith("decoding stopped at")
+    assert all(1.5 < p["seconds"] < 2.5 for p in padded.values())
+
+
+@pytest.mark.skipif(AS_ROOT, reason=ROOT_REASON)
+def test_prepare_skips_an_unreadable_file_and_keeps_the_rest(tmp_path):
+    _folder_tree(tmp_path / "music")
+    locked = tmp_path / "music" / "noisy" / "b.wav"
+    locked.chmod(0)
+    manifest = prepare(load_folder_catalog(tmp_path / "music"), tmp_path / "data", RAW_ONLY)
+    assert _by_name(manifest.skipped)["b.wav"]["reason"] == "unreadable file: Permission denied"
+    assert sum(manifest.clips(s) for s in manifest.counts) == 5
