@@ -8,8 +8,9 @@ file per shard and kind. A finished shard is renamed into place and recorded in
 byte depends only on the inputs and the seed, the result equals an uninterrupted run. The
 manifest is written last, so it exists only for a complete data set.
 
-A clip that cannot be used (missing, unreadable, empty, undecodable, too short, silent) is
-skipped and listed in the manifest with its reason; nothing else is lost.
+A clip that cannot be used (missing, unreadable, empty, undecodable, too short, silent, or one
+whose worker process died) is skipped and listed in the manifest with its reason; nothing else is
+lost.
 """
 
 from __future__ import annotations
@@ -21,12 +22,13 @@ import platform
 import shutil
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from genre.data.audio import ClipError, load_clip
+from genre.data.audio import AudioConfig, Clip, ClipError, load_clip
 from genre.data.catalog import SPLITS, Catalog
 from genre.data.features import FeatureConfig, compute_features
 from genre.data.manifest import FORMAT_VERSION, MANIFEST_NAME, Manifest, ManifestError, sha256_file
@@ -43,6 +45,8 @@ class PrepareConfig:
     seed: int = 0
     workers: int | None = None  # processes; None: every core this process may use; 1: in this process
     progress: bool = True
+    # How a file becomes a Clip; a module-level function, since worker processes receive it by name.
+    decode: Callable[[str, AudioConfig], Clip] = load_clip
 
     def __post_init__(self) -> None:
         if self.shard_size < 1:
@@ -93,16 +97,21 @@ def plan_shards(catalog: Catalog, shard_size: int, seed: int) -> list[ShardPlan]
     return plans
 
 
-def process_clip(task: tuple[int, str], config: FeatureConfig) -> ClipResult:
+def process_clip(task: tuple[int, str], config: FeatureConfig, decode=load_clip) -> ClipResult:
     """Decode and featurise one clip; any failure becomes a skip reason, never an exception."""
     track_id, path = task
     try:
-        clip = load_clip(path, config.audio)
+        clip = decode(path, config.audio)
         return ClipResult(track_id, compute_features(clip, config), clip.seconds, cut_short=clip.cut_short)
     except ClipError as err:
         return ClipResult(track_id, None, reason=str(err))
     except Exception as err:  # a bad clip must not end a long run: it is recorded and counted instead
         return ClipResult(track_id, None, reason=f"feature extraction failed: {type(err).__name__}: {err}")
+
+
+def worker_died(task: tuple[int, str]) -> ClipResult:
+    reason = "worker process died preparing this clip (a crash in a decoder, or killed: out of memory?)"
+    return ClipResult(task[0], None, reason=reason)
 
 
 def prepare(catalog: Catalog, out: str | Path, config: PrepareConfig = PrepareConfig()) -> Manifest:
@@ -125,7 +134,7 @@ def prepare(catalog: Catalog, out: str | Path, config: PrepareConfig = PrepareCo
 
     started = time.perf_counter()
     tasks = [(track_id, path) for plan in todo for track_id, path, _ in plan.rows]
-    results = ordered_map(process_clip, tasks, config.workers, config.features)
+    results = ordered_map(process_clip, tasks, config.workers, config.features, config.decode, crashed=worker_died)
     progress = _progress_bar(total, config)
     skipped_now = 0
     try:

@@ -15,8 +15,9 @@ import soundfile as sf
 from genre.data.audio import AudioConfig, ClipError, load_clip
 from genre.data.folders import load_folder_catalog
 from genre.data.manifest import read_manifest
-from genre.data.prepare import prepare
+from genre.data.prepare import plan_shards, prepare
 from tests.conftest import REAL_MP3, tiny_features, tiny_prepare
+from tests.data.decoders import die_on_crash_files
 
 RAW_ONLY = tiny_prepare(features=tiny_features(kinds=("raw",)))
 
@@ -247,3 +248,26 @@ def test_prepare_skips_an_unreadable_file_and_keeps_the_rest(tmp_path):
     manifest = prepare(load_folder_catalog(tmp_path / "music"), tmp_path / "data", RAW_ONLY)
     assert _by_name(manifest.skipped)["b.wav"]["reason"] == "unreadable file: Permission denied"
     assert sum(manifest.clips(s) for s in manifest.counts) == 5
+
+
+@pytest.mark.slow
+def test_a_worker_that_dies_mid_clip_is_reported_and_the_rest_prepared(tmp_path):
+    root = tmp_path / "music"
+    for genre in ("a", "b"):
+        (root / genre).mkdir(parents=True)
+        for i in range(5):
+            _write(root / genre / f"{i}.wav", _tone(3.0, 22050, freq=300 + 50 * i), 22050)
+    _write(root / "b" / "crash.wav", _tone(3.0, 22050), 22050)
+    catalog = load_folder_catalog(root)
+    order = [Path(path).name for plan in plan_shards(catalog, 4, 3) for _, path, _ in plan.rows]
+    assert order.index("crash.wav") == 1  # nine clips come after it: some are in flight when its worker dies
+    config = tiny_prepare(features=tiny_features(kinds=("raw",)), workers=2, decode=die_on_crash_files)
+    manifest = prepare(catalog, tmp_path / "data", config)
+    assert [(Path(s["path"]).name, s["reason"].split(" (")[0]) for s in manifest.skipped] == [
+        ("crash.wav", "worker process died preparing this clip")
+    ]
+    assert sum(manifest.clips(s) for s in manifest.counts) == 10
+    # The same bytes as a run in which that clip was merely bad: every other clip came through intact.
+    (root / "b" / "crash.wav").write_bytes(b"")
+    reference = prepare(load_folder_catalog(root), tmp_path / "reference", RAW_ONLY)
+    assert reference.shards == manifest.shards
