@@ -3,8 +3,12 @@ skipped (or padded) with its reason in the manifest, or one error naming the fil
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import shutil
+import subprocess
+import sys
 import tempfile
 from pathlib import Path
 
@@ -14,11 +18,12 @@ import soundfile as sf
 
 from genre.data.audio import AudioConfig, ClipError, load_clip
 from genre.data.folders import load_folder_catalog
-from genre.data.manifest import read_manifest
-from genre.data.prepare import plan_shards, prepare
+from genre.data.manifest import read_manifest, sha256_file
+from genre.data.prepare import PARTIAL_DIR, OutputError, plan_shards, prepare
 from tests.conftest import REAL_MP3, tiny_features, tiny_prepare
-from tests.data.decoders import die_on_crash_files
+from tests.data.decoders import Decoded, die_on_crash_files, refuse_to_decode
 
+ROOT = Path(__file__).resolve().parents[2]
 RAW_ONLY = tiny_prepare(features=tiny_features(kinds=("raw",)))
 
 
@@ -271,3 +276,80 @@ def test_a_worker_that_dies_mid_clip_is_reported_and_the_rest_prepared(tmp_path)
     (root / "b" / "crash.wav").write_bytes(b"")
     reference = prepare(load_folder_catalog(root), tmp_path / "reference", RAW_ONLY)
     assert reference.shards == manifest.shards
+
+
+def test_an_output_folder_that_cannot_be_written_is_an_error_before_any_work(tmp_path, capsys):
+    from genre.cli import main
+
+    _folder_tree(tmp_path / "music")
+    catalog = load_folder_catalog(tmp_path / "music")
+    config = tiny_prepare(decode=refuse_to_decode)  # decoding anything raises Decoded instead
+    (tmp_path / "a-file").write_text("x")
+    with pytest.raises(OutputError, match=rf"^{re.escape(str(tmp_path / 'a-file'))}: exists and is not a folder"):
+        prepare(catalog, tmp_path / "a-file", config)
+    under_a_file = tmp_path / "a-file" / "data"
+    with pytest.raises(OutputError, match=rf"^{re.escape(str(under_a_file))}/\.partial/identity: cannot write: "):
+        prepare(catalog, under_a_file, config)
+    if not AS_ROOT:
+        (tmp_path / "read-only").mkdir(mode=0o555)
+        with pytest.raises(OutputError, match="cannot write: Permission denied"):
+            prepare(catalog, tmp_path / "read-only" / "data", config)
+    with pytest.raises(Decoded):  # the check above is not vacuous: here decoding starts
+        prepare(catalog, tmp_path / "writable", config)
+    # The command line says it in one line.
+    assert main(["prepare", "--folders", str(tmp_path / "music"), "--out", str(under_a_file), "--quiet"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith(f"genre prepare: error: {under_a_file}/.partial/identity: cannot write: ") and "\n" not in err
+
+
+def _prepare_args(root: Path, out: Path) -> list[str]:
+    return ["prepare", "--folders", str(root), "--out", str(out), "--features", "raw", "--duration", "3"]
+
+
+PREPARE_OPTIONS = ["--raw-windows", "3", "--raw-window-length", "2000", "--shard-size", "4", "--seed", "3"]
+PREPARE_OPTIONS += ["--workers", "1", "--quiet"]
+
+# Run as a child process: a file-size limit that makes writes past 16 KB fail, as a full disk would.
+FULL_DISK = """
+import resource, signal, sys
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a failed write, not a killed process
+resource.setrlimit(resource.RLIMIT_FSIZE, (16384, resource.getrlimit(resource.RLIMIT_FSIZE)[1]))
+from genre.cli import main
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+@pytest.mark.slow
+def test_a_full_disk_is_one_error_and_the_rerun_resumes(tmp_path, capsys):
+    from genre.cli import main
+
+    root = tmp_path / "music"
+    for genre in ("a", "b", "c"):
+        (root / genre).mkdir(parents=True)
+        for i in range(5):
+            _write(root / genre / f"{i}.wav", _tone(3.0, 22050, freq=300 + 40 * i), 22050)
+    # The first shard's clips are empty files: it is written (no records) before the limit bites.
+    first = plan_shards(load_folder_catalog(root, seed=3), shard_size=4, seed=3)[0]
+    for _, path, _ in first.rows:
+        Path(path).write_bytes(b"")
+    out, reference = tmp_path / "data", tmp_path / "reference"
+    args = _prepare_args(root, out) + PREPARE_OPTIONS
+    full = subprocess.run([sys.executable, "-c", FULL_DISK, *args], cwd=ROOT, capture_output=True, text=True)
+    assert full.returncode == 2, full.stderr[-3000:]
+    last = full.stderr.strip().splitlines()[-1]
+    assert re.fullmatch(
+        rf"genre prepare: error: {re.escape(str(out))}/train/raw-00001-of-\d+\.tfrecord\.tmp: cannot write: "
+        r"File too large; finished shards are kept: .* run the same command again to resume",
+        last,
+    ), full.stderr[-3000:]
+    assert "Traceback" not in full.stderr
+    assert (out / PARTIAL_DIR / f"{first.key}.json").is_file() and not (out / "manifest.json").exists()
+    assert not list(out.rglob("*.tmp"))  # the failed shard's partial files are freed
+    finished = {p: sha256_file(p) for p in out.rglob("*.tfrecord")}
+
+    assert main([*_prepare_args(root, out), *[o for o in PREPARE_OPTIONS if o != "--quiet"]]) == 0
+    shards = len(plan_shards(load_folder_catalog(root, seed=3), 4, 3))
+    assert f"resuming: 1 of {shards} shards already done" in capsys.readouterr().err
+    assert main(_prepare_args(root, reference) + PREPARE_OPTIONS) == 0
+    assert json.loads((out / "manifest.json").read_text()) == json.loads((reference / "manifest.json").read_text())
+    assert all(sha256_file(p) == digest for p, digest in finished.items())  # kept, not written again
