@@ -42,8 +42,8 @@ def main(argv: list[str] | None = None) -> int:
         silence_tensorflow()
     try:
         return args.handler(args)
-    except (ValueError, FileNotFoundError, FileExistsError) as err:
-        # Bad input is a one-line message naming what is wrong, not a traceback.
+    except (ValueError, OSError) as err:
+        # Bad input, or a file that cannot be read or written, is a one-line message naming it, not a traceback.
         print(f"genre {args.command}: error: {err}", file=sys.stderr)
         return 2
     except TrainingDiverged as err:

@@ -6,6 +6,11 @@ same with any number of workers; death with its parent), and a bounded window of
 flight. It hands on an iterator of results; what a task is and where its result goes are the
 caller's.
 
+A worker that dies part way through a task (a crash in native code, an out-of-memory kill) breaks
+the whole pool. With ``crashed`` given, the tasks it took with it are run again one at a time in a
+fresh one-worker pool, so the one that kills its worker is found: its result is ``crashed(task)``,
+and every other task still gives its own. Without it, the pool's BrokenProcessPool is raised.
+
 Workers die with the process that started them: a killed `genre prepare` or `genre synth`
 (SIGKILL, an OOM kill) would otherwise leave them blocked on the task queue for good, since
 each worker holds both ends of that queue's pipe and so never sees it close.
@@ -23,6 +28,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
 _PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
@@ -36,9 +42,18 @@ def usable_cores() -> int:
         return os.cpu_count() or 1
 
 
-def ordered_map(fn: Callable[..., Any], tasks: Iterable, workers: int | None, *args: Any) -> Iterator[Any]:
+def ordered_map(
+    fn: Callable[..., Any],
+    tasks: Iterable,
+    workers: int | None,
+    *args: Any,
+    crashed: Callable[[Any], Any] | None = None,
+) -> Iterator[Any]:
     """``fn(task, *args)`` for each task, in task order; in ``workers`` processes (None: every usable
     core), or in this process when one worker is asked for or there is at most one task.
+
+    ``crashed(task)`` stands in for the result of a task whose worker process died (see above); it
+    is called in this process. In-process work has no such protection.
 
     A generator: nothing starts before the first result is asked for, and closing it cancels
     the tasks not yet started.
@@ -47,7 +62,7 @@ def ordered_map(fn: Callable[..., Any], tasks: Iterable, workers: int | None, *a
     workers = workers or usable_cores()
     if workers == 1 or len(tasks) <= 1:
         return _inline_map(fn, tasks, args)
-    return _pool_map(fn, tasks, args, workers)
+    return _pool_map(fn, tasks, args, workers, crashed)
 
 
 def _inline_map(fn, tasks: list, args: tuple) -> Iterator[Any]:
@@ -59,23 +74,59 @@ def _inline_map(fn, tasks: list, args: tuple) -> Iterator[Any]:
             yield fn(task, *args)
 
 
-def _pool_map(fn, tasks: list, args: tuple, workers: int) -> Iterator[Any]:
+def _new_pool(fn, workers: int) -> cf.ProcessPoolExecutor:
     # spawn: the caller may have TensorFlow loaded, whose threads make fork unsafe.
     context = multiprocessing.get_context("spawn")
-    with cf.ProcessPoolExecutor(
-        workers, mp_context=context, initializer=init_worker, initargs=(os.getpid(), fn)
-    ) as pool:
-        pending: collections.deque[cf.Future] = collections.deque()
-        try:
-            for task in tasks:  # keep a bounded window of tasks in flight
-                pending.append(pool.submit(fn, task, *args))
-                if len(pending) >= 4 * workers:
-                    yield pending.popleft().result()
-            while pending:
-                yield pending.popleft().result()
-        finally:
-            for future in pending:
-                future.cancel()
+    return cf.ProcessPoolExecutor(workers, mp_context=context, initializer=init_worker, initargs=(os.getpid(), fn))
+
+
+def _pool_map(fn, tasks: list, args: tuple, workers: int, crashed) -> Iterator[Any]:
+    start = 0  # the first task whose result has not been handed on
+    while start < len(tasks):
+        lost: list[tuple[int, cf.Future]] = []
+        with _new_pool(fn, workers) as pool:
+            pending: collections.deque[tuple[int, cf.Future]] = collections.deque()
+            try:
+                for index in range(start, len(tasks)):  # keep a bounded window of tasks in flight
+                    pending.append((index, pool.submit(fn, tasks[index], *args)))
+                    if len(pending) >= 4 * workers:
+                        yield pending[0][1].result()
+                        start = pending.popleft()[0] + 1
+                while pending:
+                    yield pending[0][1].result()
+                    start = pending.popleft()[0] + 1
+            except BrokenProcessPool:
+                if crashed is None:
+                    raise
+                lost = list(pending)
+            finally:
+                for _, future in pending:
+                    future.cancel()
+        # The pool is shut down: every lost future is done, with its result or the pool's breakage.
+        yield from _isolate(fn, tasks, args, lost, crashed)
+        start = lost[-1][0] + 1 if lost else len(tasks)
+
+
+def _isolate(fn, tasks: list, args: tuple, lost: list[tuple[int, cf.Future]], crashed) -> Iterator[Any]:
+    """The results of the tasks a broken pool took with it: kept where they had finished, else each
+    task run alone in a one-worker pool, so a dead worker names its task."""
+    pool = None
+    try:
+        for index, future in lost:
+            if future.done() and not future.cancelled() and future.exception() is None:
+                yield future.result()
+                continue
+            pool = pool or _new_pool(fn, 1)
+            try:
+                result = pool.submit(fn, tasks[index], *args).result()
+            except BrokenProcessPool:
+                pool.shutdown()
+                pool = None
+                result = crashed(tasks[index])
+            yield result
+    finally:
+        if pool is not None:
+            pool.shutdown(cancel_futures=True)
 
 
 def init_worker(parent_pid: int, fn: Callable[..., Any] | None = None) -> None:

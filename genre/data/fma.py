@@ -88,12 +88,23 @@ def read_top_level_genres(path: Path) -> dict[int, str]:
     try:
         genres = pd.read_csv(path)
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as err:
-        raise CatalogError(f"{path}: not a readable FMA genres.csv ({err})") from err
+        raise CatalogError(f"{path}: not a readable FMA genres.csv ({str(err).strip()})") from err
     missing = [c for c in GENRE_COLUMNS if c not in genres.columns]
     if missing:
         raise CatalogError(f"{path}: missing column(s) {missing}; expected {list(GENRE_COLUMNS)}")
+    for column in ("genre_id", "parent"):
+        numbers = pd.to_numeric(genres[column], errors="coerce")
+        bad = genres.index[numbers.isna() | (numbers != numbers.round())]
+        if len(bad):  # line numbers count the header as line 1
+            value = genres.at[bad[0], column]
+            raise CatalogError(f"{path}: line {bad[0] + 2}: {column} is not an integer: {value!r}")
+        genres[column] = numbers.astype("int64")
     top = genres[genres["parent"] == 0]
-    return dict(zip(top["genre_id"].astype(int), top["title"].astype(str), strict=True))
+    untitled = top.index[top["title"].isna() | (top["title"].astype(str).str.strip() == "")]
+    if len(untitled):
+        genre_id = top.at[untitled[0], "genre_id"]
+        raise CatalogError(f"{path}: line {untitled[0] + 2}: top-level genre {genre_id} has no title")
+    return dict(zip(top["genre_id"], top["title"].astype(str), strict=True))
 
 
 def load_fma_catalog(root: Path, subset: str = "small", split: str = "official", seed: int = 0) -> Catalog:

@@ -8,25 +8,29 @@ file per shard and kind. A finished shard is renamed into place and recorded in
 byte depends only on the inputs and the seed, the result equals an uninterrupted run. The
 manifest is written last, so it exists only for a complete data set.
 
-A clip that cannot be used (missing, empty, undecodable, too short, silent) is skipped and
-listed in the manifest with its reason; nothing else is lost.
+A clip that cannot be used (missing, unreadable, empty, undecodable, too short, silent, or one
+whose worker process died) is skipped and listed in the manifest with its reason; nothing else is
+lost. An output folder that cannot be written is an error before any work; a write that fails (a
+full disk) is an error naming the file, and the finished shards stay for the rerun to resume from.
 """
 
 from __future__ import annotations
 
 import collections
+import contextlib
 import hashlib
 import json
 import platform
 import shutil
 import sys
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from genre.data.audio import ClipError, load_clip
+from genre.data.audio import AudioConfig, Clip, ClipError, load_clip
 from genre.data.catalog import SPLITS, Catalog
 from genre.data.features import FeatureConfig, compute_features
 from genre.data.manifest import FORMAT_VERSION, MANIFEST_NAME, Manifest, ManifestError, sha256_file
@@ -34,6 +38,7 @@ from genre.data.records import encode_example
 from genre.parallel import ordered_map
 
 PARTIAL_DIR = ".partial"
+RESUME_HINT = "finished shards are kept: free space (or fix permissions) and run the same command again to resume"
 
 
 @dataclass(frozen=True)
@@ -43,6 +48,8 @@ class PrepareConfig:
     seed: int = 0
     workers: int | None = None  # processes; None: every core this process may use; 1: in this process
     progress: bool = True
+    # How a file becomes a Clip; a module-level function, since worker processes receive it by name.
+    decode: Callable[[str, AudioConfig], Clip] = load_clip
 
     def __post_init__(self) -> None:
         if self.shard_size < 1:
@@ -72,6 +79,11 @@ class ClipResult:
     features: dict[str, np.ndarray] | None
     seconds: float = 0.0
     reason: str = ""
+    cut_short: str = ""
+
+
+class OutputError(OSError):
+    """The data set cannot be written where asked; the message names the file and what to do."""
 
 
 def plan_shards(catalog: Catalog, shard_size: int, seed: int) -> list[ShardPlan]:
@@ -92,16 +104,21 @@ def plan_shards(catalog: Catalog, shard_size: int, seed: int) -> list[ShardPlan]
     return plans
 
 
-def process_clip(task: tuple[int, str], config: FeatureConfig) -> ClipResult:
+def process_clip(task: tuple[int, str], config: FeatureConfig, decode=load_clip) -> ClipResult:
     """Decode and featurise one clip; any failure becomes a skip reason, never an exception."""
     track_id, path = task
     try:
-        clip = load_clip(path, config.audio)
-        return ClipResult(track_id, compute_features(clip, config), clip.seconds)
+        clip = decode(path, config.audio)
+        return ClipResult(track_id, compute_features(clip, config), clip.seconds, cut_short=clip.cut_short)
     except ClipError as err:
         return ClipResult(track_id, None, reason=str(err))
     except Exception as err:  # a bad clip must not end a long run: it is recorded and counted instead
         return ClipResult(track_id, None, reason=f"feature extraction failed: {type(err).__name__}: {err}")
+
+
+def worker_died(task: tuple[int, str]) -> ClipResult:
+    reason = "worker process died preparing this clip (a crash in a decoder, or killed: out of memory?)"
+    return ClipResult(task[0], None, reason=reason)
 
 
 def prepare(catalog: Catalog, out: str | Path, config: PrepareConfig = PrepareConfig()) -> Manifest:
@@ -114,8 +131,9 @@ def prepare(catalog: Catalog, out: str | Path, config: PrepareConfig = PrepareCo
         return existing
 
     partial = out / PARTIAL_DIR
-    partial.mkdir(parents=True, exist_ok=True)
-    (partial / "identity").write_text(identity)
+    with _writing(partial / "identity", "choose another --out, or make it writable"):
+        partial.mkdir(parents=True, exist_ok=True)
+        (partial / "identity").write_text(identity)
     done = {p.key: m for p in plans if (m := _finished_shard(out, p)) is not None}
     todo = [p for p in plans if p.key not in done]
     total = sum(len(p.rows) for p in todo)
@@ -124,7 +142,7 @@ def prepare(catalog: Catalog, out: str | Path, config: PrepareConfig = PrepareCo
 
     started = time.perf_counter()
     tasks = [(track_id, path) for plan in todo for track_id, path, _ in plan.rows]
-    results = ordered_map(process_clip, tasks, config.workers, config.features)
+    results = ordered_map(process_clip, tasks, config.workers, config.features, config.decode, crashed=worker_died)
     progress = _progress_bar(total, config)
     skipped_now = 0
     try:
@@ -140,20 +158,53 @@ def prepare(catalog: Catalog, out: str | Path, config: PrepareConfig = PrepareCo
 
     manifest = _build_manifest(catalog, config, plans, done, identity)
     tmp = out / (MANIFEST_NAME + ".tmp")
-    tmp.write_text(manifest.to_json())
-    tmp.replace(out / MANIFEST_NAME)
+    with _writing(tmp):
+        tmp.write_text(manifest.to_json())
+        tmp.replace(out / MANIFEST_NAME)
     shutil.rmtree(partial)
     _log(config, _summary(manifest, total, elapsed))
     return manifest
 
 
+@contextlib.contextmanager
+def _writing(path: Path, remedy: str = RESUME_HINT) -> Iterator[None]:
+    """An OSError or TensorFlow's own write error inside (a full disk, a read-only or vanished
+    folder) becomes one OutputError naming ``path``; what is finished stays for a rerun."""
+    import tensorflow as tf
+
+    try:
+        yield
+    except (OSError, tf.errors.OpError) as err:
+        detail = getattr(err, "strerror", None) or str(getattr(err, "message", "") or err).split(";")[-1].strip()
+        raise OutputError(f"{path}: cannot write: {detail or type(err).__name__}; {remedy}") from err
+
+
 def _write_shard(out, plan, catalog, config, results, progress) -> dict:
+    kinds = config.features.kinds
+    tmp_paths = {k: out / (plan.file(k) + ".tmp") for k in kinds}
+    try:
+        marker = _write_shard_files(out, plan, catalog, config, results, progress, tmp_paths)
+    except OutputError:
+        for tmp in tmp_paths.values():  # a failed shard is written again in full; free what it took
+            tmp.unlink(missing_ok=True)
+        raise
+    tmp_marker = out / PARTIAL_DIR / f"{plan.key}.json.tmp"
+    with _writing(tmp_marker):
+        tmp_marker.write_text(json.dumps(marker))
+        tmp_marker.replace(out / PARTIAL_DIR / f"{plan.key}.json")
+    return marker
+
+
+def _write_shard_files(out, plan, catalog, config, results, progress, tmp_paths) -> dict:
     import tensorflow as tf
 
     kinds = config.features.kinds
-    (out / plan.split).mkdir(parents=True, exist_ok=True)
-    tmp_paths = {k: out / (plan.file(k) + ".tmp") for k in kinds}
-    writers = {k: tf.io.TFRecordWriter(str(p)) for k, p in tmp_paths.items()}
+    writers = {}
+    with _writing(out / plan.split):
+        (out / plan.split).mkdir(parents=True, exist_ok=True)
+    for kind, path in tmp_paths.items():
+        with _writing(path):
+            writers[kind] = tf.io.TFRecordWriter(str(path))
     skipped, padded, labels = [], [], collections.Counter()
     tolerance = config.features.audio.duration - config.features.audio.pad_tolerance
     try:
@@ -165,30 +216,31 @@ def _write_shard(out, plan, catalog, config, results, progress) -> dict:
                 skipped.append({"track_id": track_id, "path": path, "reason": result.reason})
                 continue
             if result.seconds < tolerance:
-                padded.append({"track_id": track_id, "path": path, "seconds": round(result.seconds, 3)})
+                seconds, reason = round(result.seconds, 3), result.cut_short or "short file"
+                padded.append({"track_id": track_id, "path": path, "seconds": seconds, "reason": reason})
             for kind in kinds:
-                writers[kind].write(
-                    encode_example(kind, result.features[kind], track_id=track_id, label=label, seconds=result.seconds)
+                example = encode_example(
+                    kind, result.features[kind], track_id=track_id, label=label, seconds=result.seconds
                 )
+                with _writing(tmp_paths[kind]):
+                    writers[kind].write(example)
             labels[catalog.genres[label]] += 1
     finally:
-        for writer in writers.values():
-            writer.close()
+        for kind, writer in writers.items():
+            with _writing(tmp_paths[kind]):
+                writer.close()
     files = {}
     for kind, tmp in tmp_paths.items():
         final = out / plan.file(kind)
-        tmp.replace(final)
+        with _writing(final):
+            tmp.replace(final)
         files[kind] = {"file": plan.file(kind), "records": labels.total(), "sha256": sha256_file(final)}
-    marker = {
+    return {
         "files": files,
         "labels": dict(sorted(labels.items())),
         "skipped": skipped,
         "padded": padded,
     }
-    tmp_marker = out / PARTIAL_DIR / f"{plan.key}.json.tmp"
-    tmp_marker.write_text(json.dumps(marker))
-    tmp_marker.replace(out / PARTIAL_DIR / f"{plan.key}.json")
-    return marker
 
 
 def _finished_shard(out: Path, plan: ShardPlan) -> dict | None:
@@ -208,6 +260,8 @@ def _check_out_dir(out: Path, identity: str) -> Manifest | None:
     """The finished manifest when `out` already holds exactly this data set; an error when it holds another."""
     from genre.data.manifest import read_manifest
 
+    if out.exists() and not out.is_dir():
+        raise OutputError(f"{out}: exists and is not a folder; prepare writes into a new or empty folder")
     if (out / MANIFEST_NAME).is_file():
         manifest = read_manifest(out)
         if manifest.identity == identity:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 
 import pandas as pd
@@ -130,3 +131,30 @@ def test_bad_arguments_list_valid_choices():
         load_fma_catalog(FMA_SAMPLE, subset="tiny")
     with pytest.raises(ValueError, match="valid methods are"):
         load_fma_catalog(FMA_SAMPLE, split="artist")
+
+
+def test_duplicate_track_ids_in_tracks_csv_are_an_error_naming_the_file(tmp_path):
+    root = _copy_metadata(tmp_path)
+    csv = root / "fma_metadata" / "tracks.csv"
+    lines = csv.read_text().splitlines()
+    csv.write_text("\n".join([*lines, lines[3]]) + "\n")  # track 2's row once more, at the end
+    with pytest.raises(CatalogError, match=rf"^{re.escape(str(csv))}: track_id 2 appears twice$"):
+        load_fma_catalog(root)
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        (lambda rows: [rows[0].replace(",parent,", ",parent_id,"), *rows[1:]], r"missing column\(s\) \['parent'\]"),
+        (lambda rows: [*rows[:5], rows[5] + ",extra", *rows[6:]], r"not a readable FMA genres\.csv \(.*line 6"),
+        (lambda rows: [*rows[:3], "abc" + rows[3][rows[3].index(",") :], *rows[4:]], r"line 4: genre_id .*'abc'"),
+        (lambda rows: [*rows, "9999,0,0,,9999"], r"line \d+: top-level genre 9999 has no title"),
+    ],
+    ids=["missing-column", "extra-field", "non-integer-id", "untitled-top-level"],
+)
+def test_a_malformed_genres_csv_is_an_error_naming_the_file_and_line(tmp_path, edit, message):
+    csv = _copy_metadata(tmp_path) / "fma_metadata" / "genres.csv"
+    csv.write_text("\n".join(edit(csv.read_text().splitlines())) + "\n")
+    with pytest.raises(CatalogError, match=rf"^{re.escape(str(csv))}: {message}") as err:
+        read_top_level_genres(csv)
+    assert "\n" not in str(err.value)
