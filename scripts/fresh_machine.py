@@ -10,7 +10,9 @@ runs the README's first command line exactly as written (read from README.md) un
 - install: from the start to pip's "Successfully installed" line (venv and `pip install -e .`);
 - demo: from there to the end; its stages (weights, synth, prepare, baselines, timing the nets'
   first steps, each net, tuning, report) as the demo's own last line reports them;
-- total: the whole command.
+- total: the whole command;
+- peak memory: the largest resident set of any one process of the command (sampled every 0.5 s), and
+  the last line the command had printed when it peaked (which stage).
 
 `--pip-cache DIR` reuses a pip cache (downloads then come from disk), to separate the network from
 the rest; without it pip downloads every wheel. Prints a table per backend and writes JSON.
@@ -26,6 +28,7 @@ import re
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -58,6 +61,9 @@ def run_fresh(backend: str, command: str, pip_cache: Path | None) -> dict:
             ["bash", "-c", command], cwd=clone, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
         )
         assert process.stdout is not None
+        peak = {"rss_mb": 0.0, "after": ""}
+        sampler = threading.Thread(target=_sample_memory, args=(process, peak, lines), daemon=True)
+        sampler.start()
         for raw in iter(process.stdout.readline, b""):
             for part in raw.decode(errors="replace").replace("\r", "\n").splitlines():
                 if part.strip():
@@ -76,8 +82,40 @@ def run_fresh(backend: str, command: str, pip_cache: Path | None) -> dict:
         "install_seconds": None if installed is None else round(installed, 1),
         "demo_seconds": None if installed is None else round(total - installed, 1),
         "demo_stages": summary,
+        "peak_rss_mb": round(peak["rss_mb"]),
+        "peak_during": peak["after"],
         "log": str(log),
     }
+
+
+def _sample_memory(process: subprocess.Popen, peak: dict, lines: list) -> None:
+    """Keeps in `peak` the largest resident set of one process of `process`'s tree, and the line then."""
+    while process.poll() is None:
+        for pid in _tree(process.pid):
+            try:
+                status = Path(f"/proc/{pid}/status").read_text()
+            except OSError:
+                continue
+            rss = next((int(line.split()[1]) / 1024 for line in status.splitlines() if line.startswith("VmRSS:")), 0.0)
+            if rss > peak["rss_mb"]:
+                peak["rss_mb"], peak["after"] = rss, lines[-1][1] if lines else ""
+        time.sleep(0.5)
+
+
+def _tree(root: int) -> list[int]:
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    tree, todo = [], [root]
+    while todo:
+        pid = todo.pop()
+        tree.append(pid)
+        todo += children.get(pid, [])
+    return tree
 
 
 def main() -> int:
@@ -85,8 +123,9 @@ def main() -> int:
     parser.add_argument("--backend", action="append", choices=("tensorflow", "jax"))
     parser.add_argument("--pip-cache", type=Path, help="reuse this pip cache (default: a cold one)")
     parser.add_argument("--out", type=Path, help="write the figures here as JSON")
+    parser.add_argument("--command", help="run this instead of the README's first command (to try the script)")
     args = parser.parse_args()
-    command = readme_command(REPO / "README.md")
+    command = args.command or readme_command(REPO / "README.md")
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True)
     print(f"README's first command: {command}")
     print(f"commit {commit.stdout.strip()}, {platform.processor() or platform.machine()}, {os.cpu_count()} cores")
@@ -100,6 +139,7 @@ def main() -> int:
             f"(install {result['install_seconds']} s, demo {result['demo_seconds']} s; load before {load:.1f})"
         )
         print(f"  {result['demo_stages']}")
+        print(f"  peak memory {result['peak_rss_mb']} MB, after: {result['peak_during'][:100]}")
         print(f"  log: {result['log']}")
     if args.out:
         args.out.write_text(json.dumps(results, indent=1) + "\n")
