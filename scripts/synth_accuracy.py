@@ -67,7 +67,7 @@ def main() -> None:
     manifest = read_manifest(data)
     rows = classic(data, args.out)
     rows += nets(data, [m for m in args.models.split(",") if m], args.epochs, args.out)
-    counts = {s: manifest.clips(s) for s in manifest.counts}
+    counts = {s: manifest.clip_count(s) for s in manifest.counts}
     print(
         f"generated set: {args.tracks_per_genre} clips per genre of {args.seconds:g} s, split {counts}; "
         f"chance {1 / len(manifest.genres):.1%}\n"

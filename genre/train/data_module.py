@@ -44,7 +44,7 @@ class DataModule:
         return self.manifest.genres
 
     def steps_per_epoch(self, limit_batches: int | None = None, exact_batches: bool = False) -> int:
-        examples = self.manifest.clips("train") * (self.manifest.shape(self.kind)[0] if self._flat_windows else 1)
+        examples = self.manifest.clip_count("train") * (self.manifest.shape(self.kind)[0] if self._flat_windows else 1)
         steps = examples // self.config.batch_size if exact_batches else -(-examples // self.config.batch_size)
         return min(steps, limit_batches) if limit_batches is not None else steps
 

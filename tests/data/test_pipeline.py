@@ -21,7 +21,7 @@ def test_every_feature_round_trips_through_tfrecords(prepared, synth_root, kind)
     x, y, ids = load_arrays(prepared, "test", kind)
     manifest = read_manifest(prepared)
     catalog = load_fma_catalog(synth_root).tracks.set_index("track_id")
-    assert len(x) == len(y) == len(ids) == manifest.clips("test")
+    assert len(x) == len(y) == len(ids) == manifest.clip_count("test")
     config = tiny_features()
     for i in range(len(ids)):
         row = catalog.loc[int(ids[i])]
@@ -34,7 +34,7 @@ def test_every_feature_round_trips_through_tfrecords(prepared, synth_root, kind)
 
 def test_shapes_and_known_cardinality(prepared):
     manifest = read_manifest(prepared)
-    n_train = manifest.clips("train")
+    n_train = manifest.clip_count("train")
     for kind, window_mode, examples in [
         ("raw", "flat", n_train * 3),
         ("raw", "clip", n_train),
