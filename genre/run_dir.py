@@ -10,6 +10,7 @@
     RUN/metrics.json           validation (and test) metrics of the chosen model; its presence
                                means the run finished
     RUN/trial.json             only in a tuning trial: its study and number
+    RUN/fold.json              only in a cross-validation fold's run: the track ids of its roles
 
 `RunDir` is the one place that knows this layout; the trainer, the baselines, the study, the
 report and tuning ask it, never build the paths themselves.
@@ -22,8 +23,12 @@ import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from genre.data.folds import Fold
 
 CONFIG = "config.json"
 MANIFEST = "data_manifest.json"
@@ -34,6 +39,7 @@ STATE = "state.json"
 LOGS = "logs"
 CURVES = "metrics.csv"
 TRIAL = "trial.json"
+FOLD = "fold.json"
 BASELINE_KIND = "baseline"
 
 
@@ -60,6 +66,10 @@ class RunDir:
     @property
     def metrics_file(self) -> Path:
         return self.path / METRICS
+
+    @property
+    def fold_file(self) -> Path:
+        return self.path / FOLD
 
     def checkpoints(self, phase: str = "") -> Path:
         return self.path / CHECKPOINTS / phase if phase else self.path / CHECKPOINTS
@@ -99,6 +109,12 @@ class RunDir:
     def metrics(self) -> dict:
         return read_json(self.metrics_file)
 
+    def fold(self) -> Fold | None:
+        """The cross-validation fold this run trained and is scored on; None for a run on the stored splits."""
+        from genre.data.folds import Fold
+
+        return Fold.from_dict(read_json(self.fold_file)) if self.fold_file.is_file() else None
+
     def best_checkpoint(self) -> Path:
         """The model file a finished run chose (its metrics.json), else the best of a net's first phase
         so far."""
@@ -121,6 +137,10 @@ class RunDir:
         self.path.mkdir(parents=True, exist_ok=True)
         write_json(self.config_file, config)
         shutil.copyfile(data_manifest, self.manifest_file)
+
+    def write_fold(self, fold: Fold | None) -> None:
+        if fold is not None:
+            write_json(self.fold_file, fold.to_dict())
 
     def write_metrics(self, metrics: dict) -> None:
         write_json(self.metrics_file, metrics)
