@@ -34,6 +34,8 @@ class Estimator(Protocol):
 
     def max_epochs(self, config: Any) -> int | None: ...
 
+    def data(self, config: Any) -> Path: ...
+
     def fit(
         self,
         config: Any,
@@ -70,6 +72,9 @@ class NetEstimator:
 
     def max_epochs(self, config):
         return config.trainer.max_epochs
+
+    def data(self, config):
+        return Path(config.data.data)
 
     def fit(self, config, run, *, callbacks=(), evaluate_test=True, resume=False, fold=None):
         from genre.train.fit import train_and_evaluate
@@ -109,6 +114,9 @@ class BaselineEstimator:
 
     def max_epochs(self, config):
         return None
+
+    def data(self, config):
+        return Path(config.run.data)
 
     def fit(self, config, run, *, callbacks=(), evaluate_test=True, resume=False, fold=None):
         # A baseline fits in one call: there are no epochs to report to callbacks, nor to resume.

@@ -12,6 +12,12 @@
     RUN/trial.json             only in a tuning trial: its study and number
     RUN/fold.json              only in a cross-validation fold's run: the track ids of its roles
 
+A cross-validation run holds one ordinary run per fold, and no metrics.json of its own:
+
+    RUN/folds.json             the plan: k, repeats, seed, artist grouping, every fold's track ids
+    RUN/folds/r<R>-f<F>/       one run directory per fold of each repeat (with its fold.json)
+    RUN/cv.json                the summary over the folds; its presence means every fold finished
+
 `RunDir` is the one place that knows this layout; the trainer, the baselines, the study, the
 report and tuning ask it, never build the paths themselves.
 """
@@ -40,6 +46,9 @@ LOGS = "logs"
 CURVES = "metrics.csv"
 TRIAL = "trial.json"
 FOLD = "fold.json"
+CV_PLAN = "folds.json"
+CV_FOLDS = "folds"
+CV_SUMMARY = "cv.json"
 BASELINE_KIND = "baseline"
 
 
@@ -70,6 +79,22 @@ class RunDir:
     @property
     def fold_file(self) -> Path:
         return self.path / FOLD
+
+    @property
+    def cv_plan_file(self) -> Path:
+        return self.path / CV_PLAN
+
+    @property
+    def cv_file(self) -> Path:
+        return self.path / CV_SUMMARY
+
+    def fold_run(self, name: str) -> RunDir:
+        """The run directory of one fold (`Fold.name`, e.g. r0-f2) of a cross-validation run."""
+        return RunDir(self.path / CV_FOLDS / name)
+
+    @property
+    def is_cross_validation(self) -> bool:
+        return self.cv_plan_file.is_file()
 
     def checkpoints(self, phase: str = "") -> Path:
         return self.path / CHECKPOINTS / phase if phase else self.path / CHECKPOINTS
