@@ -96,6 +96,11 @@ class RunDir:
     def is_cross_validation(self) -> bool:
         return self.cv_plan_file.is_file()
 
+    def cross_validation_root(self) -> RunDir | None:
+        """The cross-validation run this run is a fold of, if it is one."""
+        root = RunDir(self.path.parent.parent)
+        return root if self.path.parent.name == CV_FOLDS and root.is_cross_validation else None
+
     def checkpoints(self, phase: str = "") -> Path:
         return self.path / CHECKPOINTS / phase if phase else self.path / CHECKPOINTS
 
