@@ -110,6 +110,10 @@ def build_parser() -> argparse.ArgumentParser:
         default="svm=30,melcnn=10",
         help="MODEL=TRIALS,... short tuning studies, or none (default: %(default)s)",
     )
+    study.add_argument(
+        "--folds", type=int, metavar="K", help="cross-validate every model on the same K folds of every clip"
+    )
+    study.add_argument("--repeats", type=int, default=1, metavar="R", help="with --folds: repeat with new folds")
     _common(study)
     study.set_defaults(handler=_run_study)
 
@@ -287,7 +291,15 @@ def _run_study(args) -> int:
         net_settings=net_settings,
         seed=args.seed,
         progress=not args.quiet,
+        folds=args.folds,
+        repeats=args.repeats,
     )
+    if args.folds is not None:
+        from genre.cross_validation import CVConfig
+
+        CVConfig(k=args.folds, repeats=args.repeats)  # checked before preparing, not after
+    elif args.repeats != 1:
+        raise ValueError("--repeats goes with --folds K")
     trials = _tune_trials(args.tune)
     features = FeatureConfig(kinds=config.feature_kinds())
     plan_study(config, features.shape)  # before hours of preparing, not after
