@@ -141,3 +141,8 @@ def test_fit_command_with_folds_trains_a_net_on_every_fold(prepared, tmp_path, c
     fold_run = RunDir(run).fold_run("r0-f1")
     again = evaluate_run(fold_run.path, "test")
     assert sorted(again["predictions"]["track_id"]) == fold_run.fold().test.tolist()
+    # Killed after its last epoch, before scoring: the rerun resumes that fold on its own clips.
+    fold_run.metrics_file.unlink()
+    assert main(["fit", "--model", "conv1d", *settings, "--run-dir", str(run), "--folds", "3", "--fold-seed", "4"]) == 0
+    assert "fold 2/3: resuming in" in capsys.readouterr().out
+    assert sorted(fold_run.metrics()["test"]["predictions"]["track_id"]) == fold_run.fold().test.tolist()

@@ -186,11 +186,11 @@ def fold_track_ids(manifest: Manifest, fold: Fold, role: str) -> np.ndarray:
     foreign = np.setdiff1d(wanted, held)
     if len(foreign):
         raise ManifestError(
-            f"fold r{fold.repeat}-f{fold.fold}: its {role} set names {len(foreign)} track(s) this data set does not "
+            f"fold {fold.name}: its {role} set names {len(foreign)} track(s) this data set does not "
             f"hold (first: {foreign[0]}); were the folds drawn from another data set?"
         )
     if len(wanted) == 0:
-        raise ValueError(f"fold r{fold.repeat}-f{fold.fold}: its {role} set is empty")
+        raise ValueError(f"fold {fold.name}: its {role} set is empty")
     return wanted
 
 
