@@ -152,6 +152,11 @@ def estimator_for(name: str) -> Estimator:
 
 
 def estimator_of_run(run: Path) -> Estimator:
-    """The estimator that wrote a run directory."""
+    """The estimator that wrote a run directory (a cross-validation's folds are each one; it is not)."""
+    if RunDir(run).is_cross_validation:
+        from genre.run_dir import RunError
+
+        example = RunDir(run).fold_run("r0-f0").path
+        raise RunError(f"{run} is a cross-validation, not one run; name one of its folds, e.g. {example}")
     kind = RunDir(run).kind
     return next(e for e in ESTIMATORS if e.kind == kind)

@@ -118,6 +118,10 @@ def test_baseline_command_with_folds_prints_each_fold_and_the_summary(prepared, 
     assert len(re.findall(r"^fold 1/3: test accuracy", out, re.M)) == 1
     assert main(args) == 0
     assert "fold 1/3: kept" in capsys.readouterr().out
+    assert main(["test", "--run", str(run)]) == 2
+    assert f"{run} is a cross-validation, not one run; name one of its folds, e.g. {run}/folds/r0-f0" in (
+        capsys.readouterr().err
+    )
     assert main(["baseline", "--model", "knn", "--data", str(prepared), "--repeats", "2"]) == 2
     assert "--repeats and --fold-seed go with --folds K" in capsys.readouterr().err
 
