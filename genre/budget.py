@@ -302,7 +302,7 @@ def batches_of(config) -> dict[str, int]:
     per_clip = windows if spec.window_mode == "flat" else 1
     size = config.data.batch_size
     return {
-        "train": math.ceil(manifest.clips("train") * per_clip / size),
-        "validation": math.ceil(manifest.clips("validation") * per_clip / size),
-        "scoring": sum(math.ceil(manifest.clips(s) / size) * windows for s in ("validation", "test")),
+        "train": math.ceil(manifest.clip_count("train") * per_clip / size),
+        "validation": math.ceil(manifest.clip_count("validation") * per_clip / size),
+        "scoring": sum(math.ceil(manifest.clip_count(s) / size) * windows for s in ("validation", "test")),
     }

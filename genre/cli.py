@@ -110,6 +110,10 @@ def build_parser() -> argparse.ArgumentParser:
         default="svm=30,melcnn=10",
         help="MODEL=TRIALS,... short tuning studies, or none (default: %(default)s)",
     )
+    study.add_argument(
+        "--folds", type=int, metavar="K", help="cross-validate every model on the same K folds of every clip"
+    )
+    study.add_argument("--repeats", type=int, default=1, metavar="R", help="with --folds: repeat with new folds")
     _common(study)
     study.set_defaults(handler=_run_study)
 
@@ -150,6 +154,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     fit.add_argument("--run-dir", type=Path, help="where the run goes (default: runs/<model>-<time>)")
     fit.add_argument("--resume", action="store_true", help="continue the run in --run-dir where it stopped")
+    _cv_options(fit)
     fit.set_defaults(handler=_run_fit)
 
     baseline = commands.add_parser("baseline", help="fit a classic model on per-clip features, evaluate it")
@@ -162,6 +167,7 @@ def build_parser() -> argparse.ArgumentParser:
     baseline.add_argument("--config", type=Path, help="a TOML file of settings (plain names, tables optional)")
     baseline.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override one setting")
     baseline.add_argument("--run-dir", type=Path, help="where the run goes (default: runs/<model>-<time>)")
+    _cv_options(baseline)
     baseline.set_defaults(handler=_run_baseline)
 
     report = commands.add_parser("report", help="compare finished runs: Markdown table, HTML page, PNG figures")
@@ -231,6 +237,31 @@ def _tuning_step():
     return steps["tune"].load()
 
 
+def _cv_options(sub: argparse.ArgumentParser) -> None:
+    sub.add_argument(
+        "--folds",
+        type=int,
+        metavar="K",
+        help="K-fold cross-validation over every clip of the data set: one run per fold under RUN/folds/, "
+        "the summary in RUN/cv.json; a rerun keeps finished folds",
+    )
+    sub.add_argument("--repeats", type=int, default=1, metavar="R", help="with --folds: repeat with new folds")
+    sub.add_argument("--fold-seed", type=int, metavar="S", help="with --folds: the folds' seed (default: the data's)")
+
+
+def _cross_validation(args):
+    """The CVConfig of --folds, or None; --repeats and --fold-seed alone are an error, not ignored."""
+    from genre.cross_validation import CVConfig
+
+    if args.folds is None:
+        if args.repeats != 1 or args.fold_seed is not None:
+            raise ValueError("--repeats and --fold-seed go with --folds K")
+        return None
+    if getattr(args, "resume", False):
+        raise ValueError("--folds resumes by itself: run the same command again, without --resume")
+    return CVConfig(k=args.folds, repeats=args.repeats, seed=args.fold_seed)
+
+
 def _common(sub: argparse.ArgumentParser) -> None:
     sub.add_argument("--seed", type=int, default=0)
     sub.add_argument("--workers", type=int, default=None, help="processes (default: every core)")
@@ -267,7 +298,15 @@ def _run_study(args) -> int:
         tune_trials=_tune_trials(args.tune),
         seed=args.seed,
         progress=not args.quiet,
+        folds=args.folds,
+        repeats=args.repeats,
     )
+    if args.folds is not None:
+        from genre.cross_validation import CVConfig
+
+        CVConfig(k=args.folds, repeats=args.repeats)  # checked before preparing, not after
+    elif args.repeats != 1:
+        raise ValueError("--repeats goes with --folds K")
     features = FeatureConfig(kinds=config.feature_kinds())
     plan_study(config, features.shape)  # before hours of preparing, not after
     if args.fma is not None:
@@ -348,6 +387,7 @@ def _run_prepare(args) -> int:
 def _run_fit(args) -> int:
     from genre.train.fit import default_config, train_and_evaluate
 
+    cv = _cross_validation(args)
     config = default_config(args.model)
     if args.resume:
         if args.run_dir is None:
@@ -356,6 +396,8 @@ def _run_fit(args) -> int:
     else:
         config = _configure(config, args, ("data", "weights"))
     run_dir = args.run_dir or _default_run_dir(args.model)
+    if cv is not None:
+        return _run_cross_validation(config, run_dir, cv)
     metrics = train_and_evaluate(config, run_dir, resume=args.resume)
     print(_metrics_summary(metrics, run_dir))
     return 0
@@ -364,10 +406,23 @@ def _run_fit(args) -> int:
 def _run_baseline(args) -> int:
     from genre.baselines.fit import default_baseline_config, fit_baseline
 
+    cv = _cross_validation(args)
     config = _configure(default_baseline_config(args.model), args, ("data", "features"))
     run_dir = args.run_dir or _default_run_dir(args.model)
+    if cv is not None:
+        return _run_cross_validation(config, run_dir, cv)
     metrics = fit_baseline(config, run_dir)
     print(_metrics_summary(metrics, run_dir))
+    return 0
+
+
+def _run_cross_validation(config, run_dir: Path, cv) -> int:
+    from genre.cross_validation import cross_validate
+    from genre.estimators import estimator_for
+    from genre.run_dir import RunDir
+
+    cross_validate(estimator_for(config.model), config, run_dir, cv)
+    print(f"run {run_dir}: summary in {RunDir(run_dir).cv_file}")
     return 0
 
 

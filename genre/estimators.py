@@ -2,7 +2,8 @@
 
 Call order: `default_config(name)` (then settings by plain name through `apply_overrides`), `fit(config,
 run)` once per run directory, then `evaluate(run, split)` and `predict(run, paths)` from the run
-directory alone, in any process. `fit` with `evaluate_test=False` never opens the test split. Callers
+directory alone, in any process. `fit` with `evaluate_test=False` never opens the test split; `fit` with
+a cross-validation `fold` trains, validates and tests on the fold's roles instead of the stored splits. Callers
 (the CLI, the study, tuning) pick an estimator with `estimator_for(name)` or `estimator_of_run(run)` and
 never branch on what kind of model it is.
 """
@@ -11,10 +12,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from genre.run_dir import RunDir
 from genre.search_space import SearchSpace
+
+if TYPE_CHECKING:
+    from genre.data.folds import Fold
 
 
 class Estimator(Protocol):
@@ -30,8 +34,17 @@ class Estimator(Protocol):
 
     def max_epochs(self, config: Any) -> int | None: ...
 
+    def data(self, config: Any) -> Path: ...
+
     def fit(
-        self, config: Any, run: Path, *, callbacks: Sequence = (), evaluate_test: bool = True, resume: bool = False
+        self,
+        config: Any,
+        run: Path,
+        *,
+        callbacks: Sequence = (),
+        evaluate_test: bool = True,
+        resume: bool = False,
+        fold: Fold | None = None,
     ) -> dict: ...
 
     def evaluate(self, run: Path, split: str = "test") -> dict: ...
@@ -60,10 +73,15 @@ class NetEstimator:
     def max_epochs(self, config):
         return config.trainer.max_epochs
 
-    def fit(self, config, run, *, callbacks=(), evaluate_test=True, resume=False):
+    def data(self, config):
+        return Path(config.data.data)
+
+    def fit(self, config, run, *, callbacks=(), evaluate_test=True, resume=False, fold=None):
         from genre.train.fit import train_and_evaluate
 
-        return train_and_evaluate(config, run, resume=resume, callbacks=callbacks, evaluate_test=evaluate_test)
+        return train_and_evaluate(
+            config, run, resume=resume, callbacks=callbacks, evaluate_test=evaluate_test, fold=fold
+        )
 
     def evaluate(self, run, split="test"):
         from genre.train.fit import evaluate_run
@@ -97,11 +115,14 @@ class BaselineEstimator:
     def max_epochs(self, config):
         return None
 
-    def fit(self, config, run, *, callbacks=(), evaluate_test=True, resume=False):
+    def data(self, config):
+        return Path(config.run.data)
+
+    def fit(self, config, run, *, callbacks=(), evaluate_test=True, resume=False, fold=None):
         # A baseline fits in one call: there are no epochs to report to callbacks, nor to resume.
         from genre.baselines.fit import fit_baseline
 
-        return fit_baseline(config, run, evaluate_test=evaluate_test)
+        return fit_baseline(config, run, evaluate_test=evaluate_test, fold=fold)
 
     def evaluate(self, run, split="test"):
         from genre.baselines.fit import evaluate_baseline
@@ -131,6 +152,11 @@ def estimator_for(name: str) -> Estimator:
 
 
 def estimator_of_run(run: Path) -> Estimator:
-    """The estimator that wrote a run directory."""
+    """The estimator that wrote a run directory (a cross-validation's folds are each one; it is not)."""
+    if RunDir(run).is_cross_validation:
+        from genre.run_dir import RunError
+
+        example = RunDir(run).fold_run("r0-f0").path
+        raise RunError(f"{run} is a cross-validation, not one run; name one of its folds, e.g. {example}")
     kind = RunDir(run).kind
     return next(e for e in ESTIMATORS if e.kind == kind)

@@ -10,6 +10,13 @@
     RUN/metrics.json           validation (and test) metrics of the chosen model; its presence
                                means the run finished
     RUN/trial.json             only in a tuning trial: its study and number
+    RUN/fold.json              only in a cross-validation fold's run: the track ids of its roles
+
+A cross-validation run holds one ordinary run per fold, and no metrics.json of its own:
+
+    RUN/folds.json             the plan: k, repeats, seed, artist grouping, every fold's track ids
+    RUN/folds/r<R>-f<F>/       one run directory per fold of each repeat (with its fold.json)
+    RUN/cv.json                the summary over the folds; its presence means every fold finished
 
 `RunDir` is the one place that knows this layout; the trainer, the baselines, the study, the
 report and tuning ask it, never build the paths themselves.
@@ -22,8 +29,12 @@ import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from genre.data.folds import Fold
 
 CONFIG = "config.json"
 MANIFEST = "data_manifest.json"
@@ -34,6 +45,10 @@ STATE = "state.json"
 LOGS = "logs"
 CURVES = "metrics.csv"
 TRIAL = "trial.json"
+FOLD = "fold.json"
+CV_PLAN = "folds.json"
+CV_FOLDS = "folds"
+CV_SUMMARY = "cv.json"
 BASELINE_KIND = "baseline"
 
 
@@ -60,6 +75,31 @@ class RunDir:
     @property
     def metrics_file(self) -> Path:
         return self.path / METRICS
+
+    @property
+    def fold_file(self) -> Path:
+        return self.path / FOLD
+
+    @property
+    def cv_plan_file(self) -> Path:
+        return self.path / CV_PLAN
+
+    @property
+    def cv_file(self) -> Path:
+        return self.path / CV_SUMMARY
+
+    def fold_run(self, name: str) -> RunDir:
+        """The run directory of one fold (`Fold.name`, e.g. r0-f2) of a cross-validation run."""
+        return RunDir(self.path / CV_FOLDS / name)
+
+    @property
+    def is_cross_validation(self) -> bool:
+        return self.cv_plan_file.is_file()
+
+    def cross_validation_root(self) -> RunDir | None:
+        """The cross-validation run this run is a fold of, if it is one."""
+        root = RunDir(self.path.parent.parent)
+        return root if self.path.parent.name == CV_FOLDS and root.is_cross_validation else None
 
     def checkpoints(self, phase: str = "") -> Path:
         return self.path / CHECKPOINTS / phase if phase else self.path / CHECKPOINTS
@@ -99,6 +139,12 @@ class RunDir:
     def metrics(self) -> dict:
         return read_json(self.metrics_file)
 
+    def fold(self) -> Fold | None:
+        """The cross-validation fold this run trained and is scored on; None for a run on the stored splits."""
+        from genre.data.folds import Fold
+
+        return Fold.from_dict(read_json(self.fold_file)) if self.fold_file.is_file() else None
+
     def best_checkpoint(self) -> Path:
         """The model file a finished run chose (its metrics.json), else the best of a net's first phase
         so far."""
@@ -121,6 +167,10 @@ class RunDir:
         self.path.mkdir(parents=True, exist_ok=True)
         write_json(self.config_file, config)
         shutil.copyfile(data_manifest, self.manifest_file)
+
+    def write_fold(self, fold: Fold | None) -> None:
+        if fold is not None:
+            write_json(self.fold_file, fold.to_dict())
 
     def write_metrics(self, metrics: dict) -> None:
         write_json(self.metrics_file, metrics)

@@ -8,6 +8,9 @@ Each model's run is skipped when it already finished, resumed when a net was int
 epoch, and started afresh otherwise; so running the same study again continues where it stopped.
 Every model's settings are checked (weight files and all) before the first model trains, so a
 missing file fails the study in its first second, not after an hour of other models. With
+`folds`, every model is cross-validated instead (`genre.cross_validation`: each run directory holds
+one run per fold and `cv.json`), on the same folds, so the report can pair them; tuning, when given,
+still works on the stored splits. With
 `skip_missing_weights` (the demo) such models are left out instead, and the report says so.
 """
 
@@ -55,6 +58,8 @@ class StudyConfig:
     budget_seconds: float | None = None
     seed: int = 0
     progress: bool = True
+    folds: int | None = None  # K-fold cross-validation of every model (None: the stored splits)
+    repeats: int = 1  # with folds
 
     def __post_init__(self) -> None:
         from genre.baselines import get_baseline
@@ -137,11 +142,8 @@ def run_study(
 ) -> StudyResult:
     """Runs every model of the study, then `tune` (a tuning step, returning its refit runs; `genre`
     never imports `tuning`, so the caller hands it in) if given, then the report over all of them."""
-    from genre.baselines.fit import default_baseline_config, fit_baseline
     from genre.data.manifest import read_manifest
     from genre.report import build_report
-    from genre.train.config import apply_overrides
-    from genre.train.fit import train_and_evaluate
 
     started = time.monotonic()
     runs_dir = Path(config.out) / "runs"
@@ -150,9 +152,37 @@ def run_study(
         log(f"not run: {reason}")
     baselines = [(name, "handcrafted", name) for name in config.baselines]
     baselines += [(name, EMBEDDINGS, f"{name}-{EMBEDDINGS}") for name in plan.embedding_baselines]
+    seconds: dict[str, float] = {}
+    planner = None
+    if config.folds is None:
+        runs, planner = _run_on_stored_splits(config, plan, baselines, runs_dir, log, seconds)
+    else:
+        runs = _cross_validate_all(config, plan, baselines, runs_dir, log)
+        seconds["cross-validation"] = time.monotonic() - started
+    if tune is not None and config.tune_trials:
+        began = time.monotonic()
+        if planner is not None:
+            config = with_tuning_epochs(config, planner, tuple(plan.net_configs))
+        runs += tune(dataclasses.replace(config, nets=tuple(plan.net_configs)), log)  # only the nets that ran
+        seconds["tuning"] = time.monotonic() - began
+    schedule = planner.schedule() if planner is not None else None
+    began = time.monotonic()
+    report = build_report(runs, Path(config.out) / "report", not_run=plan.not_run, schedule=schedule)
+    seconds["report"] = time.monotonic() - began
+    return StudyResult(runs=runs, not_run=plan.not_run, report=report, schedule=schedule, seconds=seconds)
+
+
+def _run_on_stored_splits(config: StudyConfig, plan: StudyPlan, baselines, runs_dir: Path, log: Log, seconds: dict):
+    """Every model of the study trained on the stored train split, each kept, resumed or started
+    afresh; with a budget, each net's epochs allotted just before it trains. Returns the runs and the
+    budget's planner (None without a budget); `seconds` gets each stage's wall time."""
+    from genre.baselines.fit import default_baseline_config, fit_baseline
+    from genre.train.config import apply_overrides
+    from genre.train.fit import train_and_evaluate
+
+    started = time.monotonic()
     jobs = len(baselines) + len(plan.net_configs)
     runs = []
-    seconds: dict[str, float] = {}
     for i, (name, features, folder) in enumerate(baselines, start=1):
         run = runs_dir / folder
         if not RunDir(run).finished:
@@ -186,17 +216,7 @@ def run_study(
             release_models()
         log(_line(i, jobs, run))
         runs.append(run)
-    if tune is not None and config.tune_trials:
-        began = time.monotonic()
-        if planner is not None:
-            config = with_tuning_epochs(config, planner, tuple(plan.net_configs))
-        runs += tune(dataclasses.replace(config, nets=tuple(plan.net_configs)), log)  # only the nets that ran
-        seconds["tuning"] = time.monotonic() - began
-    schedule = planner.schedule() if planner is not None else None
-    began = time.monotonic()
-    report = build_report(runs, Path(config.out) / "report", not_run=plan.not_run, schedule=schedule)
-    seconds["report"] = time.monotonic() - began
-    return StudyResult(runs=runs, not_run=plan.not_run, report=report, schedule=schedule, seconds=seconds)
+    return runs, planner
 
 
 # Kept back from the nets' share of a budget: the report, and per trial of a baseline's tuning study
@@ -264,6 +284,34 @@ def release_models() -> None:
 
     keras.backend.clear_session()
     gc.collect()
+
+
+def _cross_validate_all(config: StudyConfig, plan: StudyPlan, baselines, runs_dir: Path, log: Log) -> list[Path]:
+    """Every model of the study cross-validated on the same folds (the data set's seed), each resumable."""
+    from genre.baselines.fit import default_baseline_config
+    from genre.cross_validation import CVConfig, cross_validate
+    from genre.estimators import estimator_for
+    from genre.train.config import apply_overrides
+
+    cv = CVConfig(k=config.folds, repeats=config.repeats)
+    jobs = [
+        (
+            folder,
+            apply_overrides(
+                default_baseline_config(name),
+                {"data": str(config.data), "seed": str(config.seed), "features": features},
+            ),
+        )
+        for name, features, folder in baselines
+    ]
+    jobs += list(plan.net_configs.items())
+    runs = []
+    for i, (folder, model_config) in enumerate(jobs, start=1):
+        run = runs_dir / folder
+        log(f"[{i}/{len(jobs)}] {folder}: {config.folds}-fold cross-validation")
+        cross_validate(estimator_for(model_config.model), model_config, run, cv, log=log)
+        runs.append(run)
+    return runs
 
 
 def _line(i: int, jobs: int, run: Path) -> str:

@@ -7,6 +7,8 @@ This module owns the statistics behind every interval and every "tied with the b
 - `mcnemar_exact` and `paired_bootstrap_difference`: two models scored on the same clips;
 - `compare_with_best`: every model against the one chosen on validation, clips aligned by track id;
 - `fold_summary`: mean, sample standard deviation and every value of cross-validation results.
+- `corrected_fold_interval`: an interval for the mean over folds that allows for their overlapping
+  training sets (Nadeau and Bengio's corrected resampled t).
 
 It hands on plain typed records (`MetricInterval`, `McNemarResult`, `Comparison`, `FoldSummary`),
 each with a `to_dict()` for `metrics.json` and the report. It needs NumPy and SciPy only: nothing
@@ -31,6 +33,7 @@ VectorMetric = Callable[[np.ndarray, np.ndarray, int], np.ndarray]
 EXACT = "Clopper-Pearson exact binomial"
 BOOTSTRAP = "percentile bootstrap over clips"
 PAIRED_BOOTSTRAP = "paired percentile bootstrap over clips"
+CORRECTED_T = "corrected resampled t over folds (Nadeau and Bengio, 2003)"
 
 
 @dataclass(frozen=True)
@@ -373,6 +376,29 @@ def fold_summary(values: Sequence[float]) -> FoldSummary:
         raise ValueError(f"fold_summary needs a non-empty list of numbers, got {values!r}")
     std = float(array.std(ddof=1)) if len(array) > 1 else float("nan")
     return FoldSummary(float(array.mean()), std, tuple(float(v) for v in array))
+
+
+def corrected_fold_interval(
+    values: Sequence[float], test_train_ratio: float, level: float = 0.95
+) -> tuple[float, float]:
+    """An interval for the mean of per-fold results, from Student's t with J - 1 degrees of freedom over
+    the J fold values, its variance corrected for their dependence: (1/J + n_test/n_train) * s^2 instead
+    of s^2 / J (Nadeau and Bengio, Machine Learning 52, 2003).
+
+    Folds share most of their training clips, so their results are not independent and the plain t
+    interval is too narrow; the correction term n_test/n_train, their ratio of clip counts, widens it
+    so its coverage is near the nominal level. Clipped to [0, 1]: it is meant for accuracy and F1.
+    """
+    _check_level(level)
+    array = np.asarray(values, dtype=float)
+    if array.ndim != 1 or len(array) < 2:
+        raise ValueError(f"an interval over folds needs at least two fold values, got {values!r}")
+    if not test_train_ratio > 0:
+        raise ValueError(f"test_train_ratio must be positive, got {test_train_ratio}")
+    j = len(array)
+    half = stats.t.ppf(0.5 + level / 2, df=j - 1) * np.sqrt((1 / j + test_train_ratio) * array.var(ddof=1))
+    mean = float(array.mean())
+    return max(0.0, mean - float(half)), min(1.0, mean + float(half))
 
 
 def _holm(p: np.ndarray) -> np.ndarray:

@@ -78,8 +78,8 @@ def main() -> None:
     rows = [] if args.no_baselines else classic(data, args.out)
     more = parse_set_arguments(args.set)
     rows += nets(data, [m for m in args.models.split(",") if m], args.epochs, args.out, more)
-    counts = {s: manifest.clips(s) for s in manifest.counts}
-    largest = max(manifest.counts["validation"].values()) / manifest.clips("validation")
+    counts = {s: manifest.clip_count(s) for s in manifest.counts}
+    largest = max(manifest.counts["validation"].values()) / manifest.clip_count("validation")
     print(
         f"generated set: {args.tracks_per_genre} clips per genre of {args.seconds:g} s, split {counts}; "
         f"chance {1 / len(manifest.genres):.1%}; one genre for every validation clip scores {largest:.1%}\n"

@@ -76,6 +76,25 @@ def test_study_resumes_an_interrupted_net(prepared, tmp_path):
     assert (tmp_path / "runs" / "conv1d" / "metrics.json").is_file()
 
 
+@pytest.mark.slow
+def test_study_with_folds_cross_validates_every_model_on_the_same_folds(prepared, tmp_path):
+    config = StudyConfig(
+        data=prepared, out=tmp_path, baselines=("nb", "logreg"), embedding_baselines=(), nets=(), folds=3
+    )
+    lines = []
+    result = run_study(config, log=lines.append)
+    plans = [json.loads((tmp_path / "runs" / name / "folds.json").read_text()) for name in ("nb", "logreg")]
+    assert plans[0]["folds"] == plans[1]["folds"] and plans[0]["k"] == 3
+    assert sorted(r.label for r in result.report.records) == ["logreg (3-fold CV)", "nb (3-fold CV)"]
+    # Tested on the same clips, the two are paired by McNemar's test rather than left uncompared.
+    assert "(p=" in result.report.markdown and "not compared" not in result.report.markdown
+    assert "[1/2] nb: 3-fold cross-validation" in lines
+    stamps = {p: p.stat().st_mtime_ns for p in (tmp_path / "runs").glob("*/folds/*/metrics.json")}
+    assert len(stamps) == 6
+    run_study(config, log=lambda line: None)
+    assert {p: p.stat().st_mtime_ns for p in stamps} == stamps
+
+
 def test_study_checks_weight_files_before_preparing_anything(synth_root, tmp_path, capsys, monkeypatch):
     monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras-home"))  # no ImageNet file there
     out = tmp_path / "study"

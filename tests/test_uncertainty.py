@@ -198,3 +198,18 @@ def test_fold_summary_uses_the_sample_standard_deviation():
     assert summary.values == (0.4, 0.5, 0.6)
     assert summary.text() == "50.0% ± 10.0 (3 folds)"
     assert math.isnan(fold_summary([0.4]).std)
+
+
+def test_the_corrected_fold_interval_is_wider_than_the_plain_t_interval():
+    from genre.uncertainty import corrected_fold_interval
+
+    values = [0.40, 0.46, 0.38, 0.52, 0.44]
+    low, high = corrected_fold_interval(values, test_train_ratio=1 / 3)
+    s = np.std(values, ddof=1)
+    half = stats.t.ppf(0.975, 4) * s * np.sqrt(1 / 5 + 1 / 3)  # Nadeau and Bengio's variance, by hand
+    assert (low, high) == pytest.approx((np.mean(values) - half, np.mean(values) + half))
+    plain = stats.t.ppf(0.975, 4) * s / np.sqrt(5)
+    assert high - low > 2 * plain
+    assert corrected_fold_interval([0.0, 0.02, 0.01], 1.0)[0] == 0.0  # clipped to [0, 1]
+    with pytest.raises(ValueError, match="at least two fold values"):
+        corrected_fold_interval([0.4], 0.5)

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -25,6 +26,9 @@ from genre.baselines.vectors import get_source
 from genre.data.manifest import MANIFEST_NAME, read_manifest, sha256_file
 from genre.evaluate import RunMetrics, data_summary, one_hot, score_split, score_splits
 from genre.run_dir import RunDir, RunError
+
+if TYPE_CHECKING:
+    from genre.data.folds import Fold
 
 MODEL_FILE = "model.skops"
 
@@ -40,13 +44,17 @@ def read_baseline_config(run: Path) -> BaselineConfig:
     return BaselineConfig.from_dict(raw, get_baseline(raw["model"]).config_class)
 
 
-def load_features(data: Path, split: str, features: str, layer: str = "max_pool") -> tuple[np.ndarray, np.ndarray]:
-    """One vector per clip of a split, and its label, from the source `features` (`genre.baselines.vectors`)."""
-    return get_source(features).split(Path(data), split, layer)
+def load_features(
+    data: Path, split: str, features: str, layer: str = "max_pool", fold: Fold | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """One vector per clip of a split (or a role of `fold`), and its label, from the source `features`
+    (`genre.baselines.vectors`)."""
+    return get_source(features).split(Path(data), split, layer, fold)
 
 
-def fit_baseline(config: BaselineConfig, run: Path, *, evaluate_test: bool = True) -> dict:
-    """Fits on train, scores on validation (and test), writes the run directory; returns metrics."""
+def fit_baseline(config: BaselineConfig, run: Path, *, evaluate_test: bool = True, fold: Fold | None = None) -> dict:
+    """Fits on train, scores on validation (and test), writes the run directory; returns metrics. With a
+    cross-validation `fold`, its roles replace the stored splits (kept in the run as `fold.json`)."""
     import skops.io
 
     run_dir = RunDir(run)
@@ -54,13 +62,14 @@ def fit_baseline(config: BaselineConfig, run: Path, *, evaluate_test: bool = Tru
     run_dir.require_new()
     data = Path(config.run.data)
     manifest = read_manifest(data)
-    x_train, y_train = load_features(data, "train", config.run.features, config.run.embedding_layer)
+    x_train, y_train = load_features(data, "train", config.run.features, config.run.embedding_layer, fold)
     if len(x_train) == 0:
         raise ValueError(f"{data}: the train split holds no clips")
     pipeline = spec.build(config.model_config, config.run.seed)
     _check_pca(config, x_train)
 
     run_dir.start(config.to_dict(), data / MANIFEST_NAME)
+    run_dir.write_fold(fold)
     started = time.perf_counter()
     pipeline.fit(x_train, y_train)
     train_seconds = time.perf_counter() - started
@@ -70,7 +79,7 @@ def fit_baseline(config: BaselineConfig, run: Path, *, evaluate_test: bool = Tru
 
     splits = ("validation", "test") if evaluate_test else ("validation",)
     scores, seconds_per_clip = score_splits(
-        lambda split: _predict_split(pipeline, config, split, len(manifest.genres)), splits, manifest.genres
+        lambda split: _predict_split(pipeline, config, split, len(manifest.genres), fold), splits, manifest.genres
     )
     metrics = RunMetrics(
         model=config.model,
@@ -89,14 +98,14 @@ def fit_baseline(config: BaselineConfig, run: Path, *, evaluate_test: bool = Tru
     return metrics
 
 
-def _predict_split(pipeline, config: BaselineConfig, split: str, classes: int):
-    """A split's clip vectors through the pipeline: (one-hot predictions, labels, track ids, seconds in
-    the model)."""
+def _predict_split(pipeline, config: BaselineConfig, split: str, classes: int, fold: Fold | None = None):
+    """A split's (or a fold role's) clip vectors through the pipeline: (one-hot predictions, labels, track ids,
+    seconds in the model)."""
     from genre.data.pipeline import track_ids
 
     data = Path(config.run.data)
-    x, y = load_features(data, split, config.run.features, config.run.embedding_layer)
-    ids = track_ids(data, split)
+    x, y = load_features(data, split, config.run.features, config.run.embedding_layer, fold)
+    ids = track_ids(data, split, fold)
     started = time.perf_counter()
     predicted = pipeline.predict(x)
     return one_hot(predicted, classes), y, ids, time.perf_counter() - started
@@ -122,11 +131,12 @@ def load_baseline(run: Path):
 
 
 def evaluate_baseline(run: Path, split: str = "test") -> dict:
-    """A finished baseline run's pipeline, scored on one split of its data."""
+    """A finished baseline run's pipeline, scored on one split of its data (a fold's run: one role of its fold)."""
     config = read_baseline_config(run)
     pipeline = load_baseline(run)
     genres = read_manifest(config.run.data).genres
-    probabilities, labels, ids, seconds = _predict_split(pipeline, config, split, len(genres))
+    fold = RunDir(run).fold()
+    probabilities, labels, ids, seconds = _predict_split(pipeline, config, split, len(genres), fold)
     return {
         **score_split(probabilities, labels, genres, ids),
         "inference_seconds_per_clip": seconds / max(len(labels), 1),

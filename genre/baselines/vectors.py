@@ -4,7 +4,8 @@
 - `musicnn_embeddings`: the pretrained musicnn tagger's output `embedding_layer`, mean and std over a
   clip's stored `musicnn` patches (`genre.models.musicnn_embeddings`; cached in the data folder).
 
-Each source says which stored feature kind it needs, gives a split's vectors and labels, and turns the
+Each source says which stored feature kind it needs, gives a split's vectors and labels (or a role's of a
+cross-validation fold, in the order `genre.data.pipeline.track_ids` gives that role's ids), and turns the
 stored features of a new file's segments into vectors the same way (`genre predict`).
 """
 
@@ -13,29 +14,44 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from genre.data.folds import Fold
 
 
 @dataclass(frozen=True)
 class VectorSource:
     name: str
     stored_kind: str  # the feature kind a data set must hold
-    split: Callable[[Path, str, str], tuple[np.ndarray, np.ndarray]]  # (data, split, layer) -> (x, y)
+    split: Callable[[Path, str, str, Fold | None], tuple[np.ndarray, np.ndarray]]  # (data, split, layer, fold)
     of_stored: Callable[[np.ndarray, str], np.ndarray]  # (stored features of clips, layer) -> x
 
 
-def _stored_split(data: Path, split: str, layer: str) -> tuple[np.ndarray, np.ndarray]:
+def _stored_split(data: Path, split: str, layer: str, fold: Fold | None = None) -> tuple[np.ndarray, np.ndarray]:
     from genre.data import load_arrays
 
-    x, y, _ = load_arrays(data, split, "handcrafted")
+    x, y, _ = load_arrays(data, split, "handcrafted", fold=fold)
     return x.reshape(len(x), -1), y
 
 
-def _embeddings_split(data: Path, split: str, layer: str) -> tuple[np.ndarray, np.ndarray]:
+def _embeddings_split(data: Path, split: str, layer: str, fold: Fold | None = None) -> tuple[np.ndarray, np.ndarray]:
+    from genre.data.manifest import read_manifest
+    from genre.data.pipeline import fold_track_ids, track_ids
     from genre.models.musicnn_embeddings import musicnn_embeddings
 
-    return musicnn_embeddings(data, split, layer)
+    if fold is None:
+        return musicnn_embeddings(data, split, layer)
+    # The embeddings are cached per split folder: a fold's role takes its clips from each, in stored order.
+    manifest = read_manifest(data)
+    wanted = fold_track_ids(manifest, fold, split)
+    parts = [(musicnn_embeddings(data, s, layer), track_ids(data, s)) for s in manifest.shards]
+    x = np.concatenate([xy[0] for xy, _ in parts])
+    y = np.concatenate([xy[1] for xy, _ in parts])
+    keep = np.isin(np.concatenate([ids for _, ids in parts]), wanted)
+    return x[keep], y[keep]
 
 
 def _embeddings_of(patches: np.ndarray, layer: str) -> np.ndarray:

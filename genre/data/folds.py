@@ -21,11 +21,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
 from genre.data.catalog import SPLITS
+
+if TYPE_CHECKING:
+    from genre.data.manifest import Manifest
 
 
 @dataclass(frozen=True)
@@ -46,6 +50,11 @@ class Fold:
             for t in ids
         }
 
+    @property
+    def name(self) -> str:
+        """`r<repeat>-f<fold>`, as runs and reports name it."""
+        return f"r{self.repeat}-f{self.fold}"
+
     def to_dict(self) -> dict:
         return {
             "repeat": self.repeat,
@@ -54,6 +63,11 @@ class Fold:
             "validation": self.validation.tolist(),
             "test": self.test.tolist(),
         }
+
+    @classmethod
+    def from_dict(cls, raw: dict) -> Fold:
+        roles = {role: np.sort(np.asarray(raw[role], dtype=np.int64)) for role in SPLITS}
+        return cls(repeat=int(raw["repeat"]), fold=int(raw["fold"]), **roles)
 
 
 def make_folds(
@@ -141,3 +155,15 @@ def _check_enough(genre: np.ndarray, group: np.ndarray | None, k: int) -> None:
             f"artist-grouped {k}-fold cross-validation needs clips by at least {k} artists per genre, "
             f"else some test folds lack the genre; too few artists: {listing}"
         )
+
+
+def manifest_folds(manifest: Manifest, *, k: int, repeats: int = 1, seed: int) -> list[Fold]:
+    """The folds of a prepared data set's clips (its manifest's clip table, every split folder pooled),
+    grouped by artist when every clip has an artist id."""
+    clips = manifest.clips
+    if not clips:
+        raise ValueError("the manifest lists no clips; prepare the data set again")
+    groups = [c["artist_id"] for c in clips] if manifest.has_artists else None
+    return make_folds(
+        [c["track_id"] for c in clips], [c["genre"] for c in clips], k=k, repeats=repeats, seed=seed, groups=groups
+    )

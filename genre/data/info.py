@@ -48,7 +48,7 @@ def _counts_table(manifest: Manifest) -> str:
     rows = [f"{'genre':<{width}}  " + "  ".join(f"{s:>10}" for s in splits)]
     for genre in manifest.genres:
         rows.append(f"{genre:<{width}}  " + "  ".join(f"{manifest.counts[s][genre]:>10}" for s in splits))
-    rows.append(f"{'total':<{width}}  " + "  ".join(f"{manifest.clips(s):>10}" for s in splits))
+    rows.append(f"{'total':<{width}}  " + "  ".join(f"{manifest.clip_count(s):>10}" for s in splits))
     return "\n".join(rows)
 
 

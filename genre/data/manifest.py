@@ -3,6 +3,10 @@
 `prepare` writes it last, so its presence means the data set is complete. Everything that
 reads prepared data (pipeline, baselines, reports, `genre info`) starts from `read_manifest`.
 It holds no timings or dates: two preparations with the same inputs and seed are byte-identical.
+
+Its `clips` table lists every clip the shards hold (`track_id`, `genre`, `split`, `artist_id`; the
+artist is null where the source does not know it), so cross-validation folds can be drawn and
+counted from the manifest alone (`genre.data.folds`). Skipped clips are not in it.
 """
 
 from __future__ import annotations
@@ -10,13 +14,15 @@ from __future__ import annotations
 import collections
 import hashlib
 import json
+import math
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
 from genre.data.catalog import SPLITS
 
 MANIFEST_NAME = "manifest.json"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 
 
 class ManifestError(ValueError):
@@ -39,13 +45,19 @@ class Manifest:
     padded: list[dict]  # {track_id, path, seconds}
     versions: dict[str, str]
     shards: dict[str, dict[str, list[dict]]]  # {split: {kind: [{file, records, sha256}]}}
+    clips: list[dict]  # {track_id, genre, split, artist_id}, sorted by track_id
     identity: str  # hash of everything that determines the bytes of the shards
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=1, sort_keys=False) + "\n"
 
-    def clips(self, split: str) -> int:
+    def clip_count(self, split: str) -> int:
         return sum(self.counts.get(split, {}).values())
+
+    @property
+    def has_artists(self) -> bool:
+        """Every clip has an artist id, so folds can be grouped by artist."""
+        return bool(self.clips) and all(c["artist_id"] is not None for c in self.clips)
 
     def skip_reasons(self) -> collections.Counter:
         """How many clips were skipped for each kind of reason (the text before its first colon)."""
@@ -75,15 +87,39 @@ def read_manifest(data_dir: str | Path) -> Manifest:
         raw = json.loads(path.read_text())
     except (json.JSONDecodeError, UnicodeDecodeError) as err:
         raise ManifestError(f"{path}: not valid JSON ({err})") from err
+    # The version first: an older manifest lacks newer fields, and "prepare it again" is the remedy.
+    if not isinstance(raw, dict) or raw.get("format_version") != FORMAT_VERSION:
+        version = raw.get("format_version") if isinstance(raw, dict) else None
+        raise ManifestError(f"{path}: format_version {version} is not the supported {FORMAT_VERSION}; prepare it again")
     names = [f.name for f in fields(Manifest)]
     missing = [n for n in names if n not in raw]
     if missing:
         raise ManifestError(f"{path}: missing field(s) {missing}")
-    if raw["format_version"] != FORMAT_VERSION:
-        raise ManifestError(
-            f"{path}: format_version {raw['format_version']} is not the supported {FORMAT_VERSION}; prepare it again"
-        )
     return Manifest(**{n: raw[n] for n in names})
+
+
+def clip_table(tracks, skipped: Iterable[int] = ()) -> list[dict]:
+    """The manifest's `clips`: one row per catalog clip (a frame with `track_id`, `genre`, `split` and,
+    when the source knows it, `artist_id`) less the `skipped` track ids, sorted by track id."""
+    left_out = {int(t) for t in skipped}
+    artists = tracks["artist_id"] if "artist_id" in tracks.columns else [None] * len(tracks)
+    rows = [
+        {"track_id": int(t), "genre": str(g), "split": str(s), "artist_id": _artist(a)}
+        for t, g, s, a in zip(tracks["track_id"], tracks["genre"], tracks["split"], artists, strict=True)
+        if int(t) not in left_out
+    ]
+    return sorted(rows, key=lambda r: r["track_id"])
+
+
+def _artist(value) -> int | str | None:
+    if hasattr(value, "item"):  # a NumPy scalar
+        value = value.item()
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return None
+    # tracks.csv's ids arrive as floats when the column has gaps; JSON keeps them as the integers they are.
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value if isinstance(value, int) else str(value)
 
 
 def sha256_file(path: str | Path) -> str:

@@ -12,17 +12,27 @@ manifest's `genres`.
 
 Shards are checked against the manifest's SHA-256 before reading, so a corrupt or changed
 file is an error naming it, never a silently shorter epoch.
+
+Given a cross-validation `Fold` (`genre.data.folds`), `split` names the fold's role instead
+("train", "validation", "test"): the records of every split folder are read, split by split in
+their stored order, and only those whose `track_id` is in the role's set are kept. The count comes
+from the fold (checked against the manifest's clip table), so the cardinality stays known.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
+from genre.data.catalog import SPLITS
 from genre.data.features import get_kind
 from genre.data.manifest import Manifest, ManifestError, read_manifest, sha256_file
 from genre.data.records import parse_function
+
+if TYPE_CHECKING:
+    from genre.data.folds import Fold
 
 # For kinds stored as several model inputs per clip (`FeatureKind.windowed`: raw windows, musicnn
 # patches), "flat" makes each one a training example; "clip" keeps a clip's together (clip score =
@@ -45,8 +55,10 @@ def make_dataset(
     drop_remainder: bool = False,
     verify: bool = True,
     manifest: Manifest | None = None,
+    fold: Fold | None = None,
 ):
-    """A batched `tf.data.Dataset` of one split and feature kind, reshuffled every epoch in training.
+    """A batched `tf.data.Dataset` of one split (or role of `fold`) and feature kind, reshuffled every epoch in
+    training.
 
     training: shuffle each epoch (default: only for the `train` split).
     window_mode: for `raw` and `musicnn`, "flat" makes every window (patch) an example; "clip" keeps a clip's
@@ -64,6 +76,7 @@ def make_dataset(
         verify,
         manifest,
         file_shuffle_seed=(seed if training and not cache else None),
+        fold=fold,
     )
     if training:
         ds = ds.shuffle(min(shuffle_buffer, max(examples, 1)), seed=seed, reshuffle_each_iteration=True)
@@ -87,6 +100,7 @@ def make_epochs(
     shuffle_buffer: int = 8192,
     verify: bool = True,
     manifest: Manifest | None = None,
+    fold: Fold | None = None,
 ):
     """Training batches for epochs `first_epoch` to `epochs - 1`, back to back, and the steps per epoch.
 
@@ -98,7 +112,9 @@ def make_epochs(
 
     if not 0 <= first_epoch < epochs:
         raise ValueError(f"need 0 <= first_epoch < epochs, got first_epoch={first_epoch}, epochs={epochs}")
-    base, examples = _examples(data_dir, split, kind, window_mode, cache, verify, manifest, file_shuffle_seed=None)
+    base, examples = _examples(
+        data_dir, split, kind, window_mode, cache, verify, manifest, file_shuffle_seed=None, fold=fold
+    )
     steps = examples // batch_size if drop_remainder else -(-examples // batch_size)
     if steps == 0:
         raise ValueError(f"{split} holds {examples} examples: not one whole batch of {batch_size}")
@@ -123,22 +139,32 @@ def make_epochs(
     return ds.prefetch(tf.data.AUTOTUNE), steps
 
 
-def _examples(data_dir, split, kind, window_mode, cache, verify, manifest, file_shuffle_seed):
-    """Parsed (stored-dtype) examples of a split, cached if asked, and how many there are."""
+def _examples(data_dir, split, kind, window_mode, cache, verify, manifest, file_shuffle_seed, fold=None):
+    """Parsed (stored-dtype) examples of a split (or of a role of `fold`), cached if asked, and how many
+    there are."""
     import tensorflow as tf
 
     data_dir = Path(data_dir)
     manifest = manifest or read_manifest(data_dir)
-    entries = shard_entries(manifest, split, kind)
     if window_mode not in WINDOW_MODES:
         raise ValueError(f"unknown window_mode {window_mode!r}; valid modes are {list(WINDOW_MODES)}")
-    if verify:
-        verify_shards(data_dir, entries)
     shape = manifest.shape(kind)
-    clips = sum(e["records"] for e in entries)
-    files = [str(data_dir / e["file"]) for e in entries]
-
-    ds = _records(files, file_shuffle_seed).map(parse_function(kind, shape), num_parallel_calls=tf.data.AUTOTUNE)
+    parse = parse_function(kind, shape)
+    if fold is None:
+        entries = shard_entries(manifest, split, kind)
+        if verify:
+            verify_shards(data_dir, entries)
+        clips = sum(e["records"] for e in entries)
+        files = [str(data_dir / e["file"]) for e in entries]
+        ds = _records(files, file_shuffle_seed).map(parse, num_parallel_calls=tf.data.AUTOTUNE)
+    else:
+        wanted = fold_track_ids(manifest, fold, split)
+        keep = _in_set(wanted)
+        ds = _all_records(data_dir, manifest, kind, verify, file_shuffle_seed).map(
+            parse, num_parallel_calls=tf.data.AUTOTUNE
+        )
+        ds = ds.filter(lambda x, y, t: keep(t))
+        clips = len(wanted)
     ds = ds.apply(tf.data.experimental.assert_cardinality(clips))
     if cache:
         ds = ds.cache()
@@ -150,6 +176,55 @@ def _examples(data_dir, split, kind, window_mode, cache, verify, manifest, file_
         ).unbatch()
         return ds.apply(tf.data.experimental.assert_cardinality(clips * n_windows)), clips * n_windows
     return ds, clips
+
+
+def fold_track_ids(manifest: Manifest, fold: Fold, role: str) -> np.ndarray:
+    """The sorted track ids of one role of a fold, every one of them a clip of this data set."""
+    manifest.require_split(role)
+    wanted = np.unique(np.asarray(getattr(fold, role), dtype=np.int64))
+    held = np.asarray([c["track_id"] for c in manifest.clips], dtype=np.int64)
+    foreign = np.setdiff1d(wanted, held)
+    if len(foreign):
+        raise ManifestError(
+            f"fold {fold.name}: its {role} set names {len(foreign)} track(s) this data set does not "
+            f"hold (first: {foreign[0]}); were the folds drawn from another data set?"
+        )
+    if len(wanted) == 0:
+        raise ValueError(f"fold {fold.name}: its {role} set is empty")
+    return wanted
+
+
+def clip_count(manifest: Manifest, split: str, fold: Fold | None = None) -> int:
+    """How many clips a split (or a role of `fold`) holds, from the manifest alone."""
+    return manifest.clip_count(split) if fold is None else len(fold_track_ids(manifest, fold, split))
+
+
+def _in_set(sorted_ids: np.ndarray):
+    """A tf predicate: is a scalar track id among `sorted_ids` (a binary search, no table to keep)?"""
+    import tensorflow as tf
+
+    keys = tf.constant(sorted_ids, dtype=tf.int64)
+    last = len(sorted_ids) - 1
+
+    def keep(track_id):
+        i = tf.searchsorted(keys, tf.reshape(track_id, [1]))[0]
+        return tf.equal(tf.gather(keys, tf.minimum(i, last)), track_id)
+
+    return keep
+
+
+def _all_records(data_dir: Path, manifest: Manifest, kind: str, verify: bool, file_shuffle_seed: int | None):
+    """The serialized records of every split folder, split after split, each in its one reading order."""
+    parts = []
+    for split in (s for s in SPLITS if s in manifest.shards):
+        entries = shard_entries(manifest, split, kind)
+        if verify:
+            verify_shards(data_dir, entries)
+        parts.append(_records([str(data_dir / e["file"]) for e in entries], file_shuffle_seed))
+    ds = parts[0]
+    for part in parts[1:]:
+        ds = ds.concatenate(part)
+    return ds
 
 
 def _records(files: list[str], file_shuffle_seed: int | None = None):
@@ -167,19 +242,25 @@ def _records(files: list[str], file_shuffle_seed: int | None = None):
     )
 
 
-def track_ids(data_dir: str | Path, split: str) -> np.ndarray:
-    """The track ids of a split's clips, in the order `load_arrays` and clip-mode datasets give them
-    for every kind, without decoding any feature. Every kind's shards of a split hold the same clips
-    in the same order (prepare writes them from one stream of results), so the smallest kind's are read."""
+def track_ids(data_dir: str | Path, split: str, fold: Fold | None = None) -> np.ndarray:
+    """The track ids of a split's clips (or of a role of `fold`), in the order `load_arrays` and clip-mode
+    datasets give them for every kind, without decoding any feature. Every kind's shards of a split hold the
+    same clips in the same order (prepare writes them from one stream of results), so the smallest kind's are
+    read."""
     import tensorflow as tf
 
     manifest = read_manifest(data_dir)
     kind = min(
         manifest.features, key=lambda k: np.prod(manifest.shape(k)) * np.dtype(get_kind(k).stored_dtype).itemsize
     )
-    files = [str(Path(data_dir) / e["file"]) for e in shard_entries(manifest, split, kind)]
     spec = {"track_id": tf.io.FixedLenFeature([], tf.int64)}
-    ds = _records(files).map(lambda r: tf.io.parse_single_example(r, spec)["track_id"])
+    if fold is None:
+        files = [str(Path(data_dir) / e["file"]) for e in shard_entries(manifest, split, kind)]
+        ds = _records(files).map(lambda r: tf.io.parse_single_example(r, spec)["track_id"])
+    else:
+        keep = _in_set(fold_track_ids(manifest, fold, split))
+        ds = _all_records(Path(data_dir), manifest, kind, False, None)
+        ds = ds.map(lambda r: tf.io.parse_single_example(r, spec)["track_id"]).filter(keep)
     return np.fromiter(ds.as_numpy_iterator(), dtype=np.int64)
 
 
@@ -197,9 +278,9 @@ def _finish(kind: str, with_track_id: bool):
 
 
 def load_arrays(
-    data_dir: str | Path, split: str, kind: str = "handcrafted", *, verify: bool = True
+    data_dir: str | Path, split: str, kind: str = "handcrafted", *, verify: bool = True, fold: Fold | None = None
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """A whole split as NumPy arrays: features, labels, track ids (shard order)."""
+    """A whole split (or role of `fold`) as NumPy arrays: features, labels, track ids (shard order)."""
     manifest = read_manifest(data_dir)
     ds = make_dataset(
         data_dir,
@@ -212,6 +293,7 @@ def load_arrays(
         cache=False,
         verify=verify,
         manifest=manifest,
+        fold=fold,
     )
     xs, ys, ids = [], [], []
     for x, y, t in ds.as_numpy_iterator():

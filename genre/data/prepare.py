@@ -33,7 +33,7 @@ import numpy as np
 from genre.data.audio import AudioConfig, Clip, ClipError, load_clip
 from genre.data.catalog import SPLITS, Catalog
 from genre.data.features import FeatureConfig, compute_features
-from genre.data.manifest import FORMAT_VERSION, MANIFEST_NAME, Manifest, ManifestError, sha256_file
+from genre.data.manifest import FORMAT_VERSION, MANIFEST_NAME, Manifest, ManifestError, clip_table, sha256_file
 from genre.data.records import encode_example
 from genre.parallel import ordered_map
 
@@ -328,6 +328,7 @@ def _build_manifest(catalog, config, plans, done, identity) -> Manifest:
         padded=sorted(padded, key=lambda s: s["track_id"]),
         versions=_versions(),
         shards=shards,
+        clips=clip_table(catalog.tracks, (s["track_id"] for s in skipped)),
         identity=identity,
     )
 
@@ -367,10 +368,10 @@ def _log(config: PrepareConfig, message: str) -> None:
 
 
 def _summary(manifest: Manifest, processed: int, elapsed: float) -> str:
-    per_split = ", ".join(f"{s} {manifest.clips(s)}" for s in manifest.counts)
+    per_split = ", ".join(f"{s} {manifest.clip_count(s)}" for s in manifest.counts)
     reasons = manifest.skip_reasons()
     lines = [
-        f"prepared {sum(manifest.clips(s) for s in manifest.counts)} clips ({per_split}); "
+        f"prepared {sum(manifest.clip_count(s) for s in manifest.counts)} clips ({per_split}); "
         f"processed {processed} in {elapsed:.1f} s ({processed / max(elapsed, 1e-9):.1f} clips/s)",
         f"skipped {len(manifest.skipped)}" + (f": {dict(reasons)}" if reasons else ""),
         f"padded {len(manifest.padded)} (shorter than {manifest.duration:g} s by more than the tolerance)",

@@ -3,8 +3,9 @@
 Runs are ranked by validation accuracy (the split models are chosen on); each other run on the same
 test clips is compared with the first by the exact McNemar test on those clips. A run the test cannot
 tell from the first (p >= `ALPHA`) is a tie: the data do not separate them, whatever the points say.
-Runs on other data, or whose metrics hold no per-clip predictions (made before they were recorded),
-are not compared, and the report says so.
+Runs on other data, or on other test clips (a cross-validation's pooled predictions against a run's
+test split, or cross-validations with other folds), or whose metrics hold no per-clip predictions (made
+before they were recorded), are not compared, and the report says so.
 """
 
 from __future__ import annotations
@@ -44,6 +45,8 @@ def versus_best(records: list[RunRecord], split: str = "test") -> list[Versus]:
             out.append(Versus("best"))
         elif r.data_identity != best.data_identity:
             out.append(Versus("not compared", reason="other data"))
+        elif r.test_clips_key != best.test_clips_key:
+            out.append(Versus("not compared", reason="other test clips"))
         elif "predictions" not in r.metrics[split] or "predictions" not in best.metrics[split]:
             out.append(Versus("not compared", reason="no per-clip predictions"))
         else:

@@ -2,16 +2,22 @@
 
 A run directory is any folder holding `metrics.json` and `config.json` (`genre fit`, `genre
 baseline`, a tuning study's refit). `find_runs` accepts run directories and folders of them.
+
+A finished cross-validation run (`genre.cross_validation`: `cv.json` beside `folds/`) is one record:
+its folds are not listed as runs of their own. Its `metrics` are those of the first repeat's test
+predictions pooled over the folds (every clip tested once: the confusion matrix and per-genre
+figures), with the validation accuracy, training and inference times as means over every fold; its
+`cross_validation` is the summary, and `folds` every fold's metrics.
 """
 
 from __future__ import annotations
 
 import csv
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from genre.data.manifest import Manifest, read_manifest
-from genre.run_dir import CONFIG, METRICS, RunDir, RunError
+from genre.run_dir import CONFIG, METRICS, RunDir, RunError, read_json
 
 
 @dataclass(frozen=True)
@@ -27,6 +33,14 @@ class RunRecord:
     from_scratch: bool = False  # a net whose pretrainable part started from random weights
     curves: dict[str, list[float]] = field(default_factory=dict)  # metrics.csv columns, one value per epoch
     label: str = ""  # unique among the report's runs; set by `label_runs`
+    cross_validation: dict | None = None  # a cross-validation run's cv.json
+    folds: tuple[dict, ...] = ()  # its folds' metrics, in cv.json's order
+
+    @property
+    def test_clips_key(self) -> tuple:
+        """Equal for runs whose test predictions are of the same clips, so they can be paired."""
+        cv = self.cross_validation
+        return (self.data_identity, None if cv is None else (cv["k"], cv["repeats"], cv["seed"]))
 
     @property
     def genres(self) -> list[str]:
@@ -44,12 +58,16 @@ def find_runs(paths: list[Path]) -> list[Path]:
     for path in map(Path, paths):
         if not path.exists():
             raise FileNotFoundError(f"{path}: no such run directory or folder")
-        if RunDir(path).finished:
+        if RunDir(path).finished or RunDir(path).cv_file.is_file():
             found.append(path)
             continue
         inside = sorted(p.parent for p in path.rglob(METRICS) if (p.parent / CONFIG).is_file())
         # A tuning study keeps each trial as a run; the report shows the study's refit, not every trial.
         inside = [p for p in inside if not RunDir(p).is_trial]
+        # A fold's run stands for its cross-validation, shown once when every fold has finished.
+        roots = [RunDir(p).cross_validation_root() for p in inside]
+        inside = [p if root is None else root.path for p, root in zip(inside, roots, strict=True)]
+        inside = [p for p in inside if RunDir(p).finished or RunDir(p).cv_file.is_file()]
         if not inside:
             raise FileNotFoundError(f"{path}: holds no finished run (no {METRICS} beside a {CONFIG})")
         found.extend(inside)
@@ -58,6 +76,8 @@ def find_runs(paths: list[Path]) -> list[Path]:
 
 
 def read_run(path: Path) -> RunRecord:
+    if RunDir(path).is_cross_validation:
+        return read_cross_validation(path)
     run = RunDir(path)
     path = run.path
     metrics, config = run.metrics(), run.config()
@@ -80,13 +100,49 @@ def read_run(path: Path) -> RunRecord:
     )
 
 
+def read_cross_validation(path: Path) -> RunRecord:
+    """A finished cross-validation run as one record (see the module docstring)."""
+    import numpy as np
+
+    from genre.evaluate import one_hot, score_split
+
+    root = RunDir(path)
+    if not root.cv_file.is_file():
+        raise RunError(f"{root.path}: cross-validation not finished (no {root.cv_file.name}); run its command again")
+    summary = read_json(root.cv_file)
+    folds = [read_run(root.path / f["run"]) for f in summary["folds"]]
+    first = folds[0]
+    pooled = [
+        r.metrics["test"]["predictions"] for r, f in zip(folds, summary["folds"], strict=True) if f["repeat"] == 0
+    ]
+    labels = np.concatenate([p["label"] for p in pooled])
+    predicted = np.concatenate([p["predicted"] for p in pooled])
+    ids = np.concatenate([p["track_id"] for p in pooled])
+    test = score_split(one_hot(predicted, len(first.genres)), labels, first.genres, ids)
+    metrics = {
+        **first.metrics,
+        "val": {"accuracy": summary["val_accuracy"]["mean"]},
+        "test": test,
+        "train_seconds": float(np.mean([r.metrics["train_seconds"] for r in folds])),
+        "inference_seconds_per_clip": float(np.mean([r.metrics["inference_seconds_per_clip"] for r in folds])),
+    }
+    return replace(
+        first,
+        path=root.path,
+        metrics=metrics,
+        curves={},
+        cross_validation=summary,
+        folds=tuple(r.metrics for r in folds),
+    )
+
+
 def label_runs(records: list[RunRecord]) -> list[RunRecord]:
     """Short unique names: the model, then what tells equal names apart (features, backend, folder)."""
-    from dataclasses import replace
 
     def base(r: RunRecord) -> str:
         name = r.model + (f" [{r.features}]" if r.kind == "baseline" and r.features != "handcrafted" else "")
-        return name + (" (from scratch)" if r.from_scratch else "") + (" (tuned)" if r.tuned else "")
+        name += (" (from scratch)" if r.from_scratch else "") + (" (tuned)" if r.tuned else "")
+        return name + (f" ({r.cross_validation['k']}-fold CV)" if r.cross_validation else "")
 
     labels = [base(r) for r in records]
     for extra in (lambda r: r.backend, lambda r: r.path.name):

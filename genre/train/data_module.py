@@ -1,17 +1,23 @@
 """The data module: a prepared data set's splits as the pipelines a model needs.
 
 It knows which feature kind and window mode the model eats, and hands the Trainer training
-epochs (`genre.data.make_epochs`), validation batches and clip-grouped evaluation batches.
+epochs (`genre.data.make_epochs`), validation batches and clip-grouped evaluation batches. With a
+cross-validation `Fold`, "train", "validation" and "test" are the fold's roles, read from every
+split folder (`genre.data.pipeline`).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from genre.data import Manifest, make_dataset, make_epochs, model_input_shape, read_manifest
 from genre.data.features import get_kind
-from genre.data.pipeline import shard_entries, verify_shards
+from genre.data.pipeline import clip_count, shard_entries, verify_shards
 from genre.train.config import DataConfig
+
+if TYPE_CHECKING:
+    from genre.data.folds import Fold
 
 
 @dataclass(frozen=True)
@@ -21,19 +27,26 @@ class DataModule:
     window_mode: str
     seed: int
     manifest: Manifest
+    fold: Fold | None = None
 
     @classmethod
     def from_config(
-        cls, config: DataConfig, kind: str, window_mode: str, seed: int, splits: tuple[str, ...] | None = None
+        cls,
+        config: DataConfig,
+        kind: str,
+        window_mode: str,
+        seed: int,
+        splits: tuple[str, ...] | None = None,
+        fold: Fold | None = None,
     ) -> DataModule:
         """splits: those the run will read (default: all); only their shards are checked, so a tuning
-        trial never opens the test split."""
+        trial never opens the test split. A fold's roles read every split folder, so all are checked."""
         manifest = read_manifest(config.data)
         manifest.require_kind(kind)
         # Checked once here, not by every pipeline built below (a run builds several).
-        for split in manifest.shards if splits is None else splits:
+        for split in manifest.shards if splits is None or fold is not None else splits:
             verify_shards(config.data, shard_entries(manifest, split, kind))
-        return cls(config=config, kind=kind, window_mode=window_mode, seed=seed, manifest=manifest)
+        return cls(config=config, kind=kind, window_mode=window_mode, seed=seed, manifest=manifest, fold=fold)
 
     @property
     def input_shape(self) -> tuple[int, ...]:
@@ -44,7 +57,8 @@ class DataModule:
         return self.manifest.genres
 
     def steps_per_epoch(self, limit_batches: int | None = None, exact_batches: bool = False) -> int:
-        examples = self.manifest.clips("train") * (self.manifest.shape(self.kind)[0] if self._flat_windows else 1)
+        windows = self.manifest.shape(self.kind)[0] if self._flat_windows else 1
+        examples = clip_count(self.manifest, "train", self.fold) * windows
         steps = examples // self.config.batch_size if exact_batches else -(-examples // self.config.batch_size)
         return min(steps, limit_batches) if limit_batches is not None else steps
 
@@ -69,6 +83,7 @@ class DataModule:
             shuffle_buffer=self.config.shuffle_buffer,
             manifest=self.manifest,
             verify=False,
+            fold=self.fold,
         )
 
     def validation(self, limit_batches: int | None = None, exact_batches: bool = False):
@@ -83,6 +98,7 @@ class DataModule:
             cache=self.config.cache,
             manifest=self.manifest,
             verify=False,
+            fold=self.fold,
         )
         return ds.take(limit_batches) if limit_batches is not None else ds
 
@@ -100,6 +116,7 @@ class DataModule:
             cache=False,
             manifest=self.manifest,
             verify=False,
+            fold=self.fold,
         )
         return ds.take(batches)
 
@@ -116,5 +133,6 @@ class DataModule:
             cache=False,
             manifest=self.manifest,
             verify=False,
+            fold=self.fold,
         )
         return ds.take(limit_batches) if limit_batches is not None else ds

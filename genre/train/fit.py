@@ -10,6 +10,7 @@ opened, not even to check its shards, and `metrics.json` has no "test" key. `eva
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from genre.data.manifest import MANIFEST_NAME, read_manifest
 from genre.evaluate import RunMetrics, data_summary, score_split, score_splits
@@ -19,6 +20,9 @@ from genre.train.data_module import DataModule
 from genre.train.inference import predict_file, predict_split, predictions
 from genre.train.task import ClassificationTask
 from genre.train.trainer import Trainer
+
+if TYPE_CHECKING:
+    from genre.data.folds import Fold
 
 FINE_TUNE_PHASE = "finetune"
 
@@ -30,22 +34,34 @@ def default_config(model: str) -> FitConfig:
 
 
 def train_and_evaluate(
-    config: FitConfig, run: Path, *, resume: bool = False, callbacks=(), evaluate_test: bool = True
+    config: FitConfig,
+    run: Path,
+    *,
+    resume: bool = False,
+    callbacks=(),
+    evaluate_test: bool = True,
+    fold: Fold | None = None,
 ) -> dict:
+    """fold: a cross-validation fold whose roles replace the stored splits (kept in the run as `fold.json`;
+    a resumed run takes its own)."""
     from genre.models import get_model, load_model
 
     run_dir = RunDir(run)
     spec = get_model(config.model)
     if resume:
         config = FitConfig.from_dict(run_dir.config(), spec.config_class)
+        fold = run_dir.fold()
     else:
         run_dir.require_new()
     splits = ("train", "validation", "test") if evaluate_test else ("train", "validation")
-    data = DataModule.from_config(config.data, spec.feature_kind, spec.window_mode, config.trainer.seed, splits=splits)
+    data = DataModule.from_config(
+        config.data, spec.feature_kind, spec.window_mode, config.trainer.seed, splits=splits, fold=fold
+    )
     if spec.preflight is not None:
         spec.preflight(config.model_config, data.input_shape)
     if not resume:
         run_dir.start(config.to_dict(), Path(config.data.data) / MANIFEST_NAME)
+        run_dir.write_fold(fold)
     task = ClassificationTask(spec, config.model_config, config.optim, data.input_shape, len(data.genres))
     trainer = Trainer(config.trainer, list(callbacks))
     model, result = trainer.fit(task, data, run_dir, run_config=config.to_dict(), resume=resume)
@@ -109,14 +125,16 @@ def _better(a: float | None, b: float | None, mode: str) -> bool:
 
 
 def evaluate_run(run: Path, split: str = "test") -> dict:
-    """The best checkpoint of a finished run, scored on one split."""
+    """The best checkpoint of a finished run, scored on one split (a fold's run: one role of its fold)."""
     from genre.models import get_model, load_model
 
     run_dir = RunDir(run)
     raw = run_dir.config()
     spec = get_model(raw["model"])
     config = FitConfig.from_dict(raw, spec.config_class)
-    data = DataModule.from_config(config.data, spec.feature_kind, spec.window_mode, config.trainer.seed)
+    data = DataModule.from_config(
+        config.data, spec.feature_kind, spec.window_mode, config.trainer.seed, fold=run_dir.fold()
+    )
     model = load_model(run_dir.best_checkpoint())
     probabilities, labels, ids, seconds = predict_split(model, data.clips(split))
     return {**score_split(probabilities, labels, data.genres, ids), "inference_seconds_per_clip": seconds / len(labels)}

@@ -187,7 +187,7 @@ def test_non_utf8_file_names_are_prepared_and_listed(tmp_path):
     short = os.fsencode(root / "latin") + b"/caf\xe9.wav"  # Latin-1, not UTF-8
     _write(short, _tone(2.0, 22050), 22050)
     manifest = prepare(load_folder_catalog(root), tmp_path / "data", RAW_ONLY)
-    assert manifest.clips("train") + manifest.clips("validation") + manifest.clips("test") == 2
+    assert manifest.clip_count("train") + manifest.clip_count("validation") + manifest.clip_count("test") == 2
     assert [os.fsencode(p["path"]) for p in read_manifest(tmp_path / "data").padded] == [short]
     assert manifest.skipped == []
 
@@ -252,7 +252,7 @@ def test_prepare_skips_an_unreadable_file_and_keeps_the_rest(tmp_path):
     locked.chmod(0)
     manifest = prepare(load_folder_catalog(tmp_path / "music"), tmp_path / "data", RAW_ONLY)
     assert _by_name(manifest.skipped)["b.wav"]["reason"] == "unreadable file: Permission denied"
-    assert sum(manifest.clips(s) for s in manifest.counts) == 5
+    assert sum(manifest.clip_count(s) for s in manifest.counts) == 5
 
 
 @pytest.mark.slow
@@ -271,7 +271,7 @@ def test_a_worker_that_dies_mid_clip_is_reported_and_the_rest_prepared(tmp_path)
     assert [(Path(s["path"]).name, s["reason"].split(" (")[0]) for s in manifest.skipped] == [
         ("crash.wav", "worker process died preparing this clip")
     ]
-    assert sum(manifest.clips(s) for s in manifest.counts) == 10
+    assert sum(manifest.clip_count(s) for s in manifest.counts) == 10
     # The same bytes as a run in which that clip was merely bad: every other clip came through intact.
     (root / "b" / "crash.wav").write_bytes(b"")
     reference = prepare(load_folder_catalog(root), tmp_path / "reference", RAW_ONLY)

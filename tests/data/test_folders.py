@@ -63,3 +63,6 @@ def test_folders_prepare_like_fma(tmp_path, folder_root):
     assert manifest.counts["test"] == {"jazz": 1, "metal": 1, "salsa": 1}
     assert [s["reason"].split(" ")[0] for s in manifest.skipped] == ["unsupported"]
     assert manifest.synthetic is False
+    # A folder tree knows no artists: the clip table says so, and folds cannot be grouped by artist.
+    assert len(manifest.clips) == sum(manifest.clip_count(s) for s in manifest.counts)
+    assert {c["artist_id"] for c in manifest.clips} == {None} and not manifest.has_artists

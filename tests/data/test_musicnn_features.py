@@ -68,7 +68,7 @@ def test_prepared_patches_round_trip_and_flatten_per_patch(musicnn_prepared, syn
     assert spec["sample_rate"] == 16000 and "resampled from 22050 Hz" in spec["encoding"]
 
     patches, labels, ids = load_arrays(musicnn_prepared, "train", "musicnn")
-    assert patches.shape == (manifest.clips("train"), 2, 187, 96) and patches.dtype == np.float32
+    assert patches.shape == (manifest.clip_count("train"), 2, 187, 96) and patches.dtype == np.float32
     # The stored patches are those of the decoded clip (found by its track id in the generated tree).
     path = next(synth_root.rglob(f"{int(ids[0]):06d}.mp3"))
     clip = load_clip(path, AudioConfig(duration=3.0, pad_tolerance=0.5))

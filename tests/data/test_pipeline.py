@@ -21,7 +21,7 @@ def test_every_feature_round_trips_through_tfrecords(prepared, synth_root, kind)
     x, y, ids = load_arrays(prepared, "test", kind)
     manifest = read_manifest(prepared)
     catalog = load_fma_catalog(synth_root).tracks.set_index("track_id")
-    assert len(x) == len(y) == len(ids) == manifest.clips("test")
+    assert len(x) == len(y) == len(ids) == manifest.clip_count("test")
     config = tiny_features()
     for i in range(len(ids)):
         row = catalog.loc[int(ids[i])]
@@ -34,7 +34,7 @@ def test_every_feature_round_trips_through_tfrecords(prepared, synth_root, kind)
 
 def test_shapes_and_known_cardinality(prepared):
     manifest = read_manifest(prepared)
-    n_train = manifest.clips("train")
+    n_train = manifest.clip_count("train")
     for kind, window_mode, examples in [
         ("raw", "flat", n_train * 3),
         ("raw", "clip", n_train),
@@ -138,3 +138,48 @@ def test_epochs_depend_only_on_seed_and_epoch_number(prepared):
     assert full[:steps] != full[steps : 2 * steps]  # a new order every epoch
     limited, limited_steps = batches(0, limit_batches=1)
     assert limited_steps == 1 and len(limited) == 4
+
+
+def test_a_fold_reads_exactly_its_track_ids_from_every_split_folder(prepared):
+    from genre.data.folds import manifest_folds
+    from genre.data.pipeline import make_epochs, track_ids
+
+    manifest = read_manifest(prepared)
+    label_of = {c["track_id"]: manifest.genres.index(c["genre"]) for c in manifest.clips}
+    fold = manifest_folds(manifest, k=3, seed=5)[1]
+    windows = manifest.shape("raw")[0]
+    for role in ("train", "validation", "test"):
+        wanted = getattr(fold, role).tolist()
+        # Folds cut across the stored splits, so each role reads from more than one split folder.
+        assert len({c["split"] for c in manifest.clips if c["track_id"] in wanted}) > 1
+        x, y, ids = load_arrays(prepared, role, "handcrafted", fold=fold)
+        assert sorted(ids.tolist()) == wanted and len(x) == len(wanted)
+        assert y.tolist() == [label_of[int(t)] for t in ids]
+        assert track_ids(prepared, role, fold=fold).tolist() == ids.tolist()
+        flat = make_dataset(prepared, role, "raw", batch_size=5, training=False, with_track_id=True, fold=fold)
+        assert flat.cardinality().numpy() == -(-len(wanted) * windows // 5)
+        flat_ids = np.concatenate([t for _, _, t in flat.as_numpy_iterator()])
+        assert sorted(flat_ids.tolist()) == sorted(wanted * windows)
+    epochs, steps = make_epochs(prepared, "train", "handcrafted", first_epoch=0, epochs=2, batch_size=4, fold=fold)
+    assert steps == -(-len(fold.train) // 4) and epochs.cardinality().numpy() == 2 * steps
+
+
+def test_a_fold_trains_in_an_order_that_depends_on_the_seed_only(prepared):
+    from genre.data.folds import manifest_folds
+
+    fold = manifest_folds(read_manifest(prepared), k=3, seed=5)[0]
+
+    def order(seed):
+        ds = make_dataset(prepared, "train", "handcrafted", batch_size=64, with_track_id=True, seed=seed, fold=fold)
+        return [int(t) for _, _, ids in ds for t in ids]
+
+    assert order(1) == order(1) and order(1) != order(2)
+    assert sorted(order(1)) == fold.train.tolist()
+
+
+def test_a_fold_naming_clips_the_data_set_lacks_is_an_error(prepared):
+    from genre.data.folds import Fold
+
+    stranger = Fold(0, 0, np.array([1, 2]), np.array([3]), np.array([999_999]))
+    with pytest.raises(ManifestError, match=r"fold r0-f0: its test set names 1 track\(s\) .*first: 999999"):
+        load_arrays(prepared, "test", "handcrafted", fold=stranger)

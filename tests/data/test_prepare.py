@@ -30,7 +30,7 @@ def test_manifest_describes_the_data_set(prepared, synth_root):
     assert m.synthetic is True
     assert m.source == {"kind": "fma", "root": str(synth_root), "subset": "small", "split": "official"}
     assert m.genres == sorted(m.genres) and len(m.genres) == 8
-    assert sum(m.clips(s) for s in m.counts) == 32
+    assert sum(m.clip_count(s) for s in m.counts) == 32
     assert m.counts["train"]["Rock"] == 2 and m.counts["test"]["Rock"] == 1
     assert m.sample_rate == 22050 and m.seed == 3
     assert m.features["raw"]["shape"] == [3, 2000]
@@ -41,10 +41,26 @@ def test_manifest_describes_the_data_set(prepared, synth_root):
     for split, kinds in m.shards.items():
         assert set(kinds) == {"raw", "mel", "handcrafted"}
         for entries in kinds.values():
-            assert sum(e["records"] for e in entries) == m.clips(split)
+            assert sum(e["records"] for e in entries) == m.clip_count(split)
             for e in entries:
                 assert sha256_file(prepared / e["file"]) == e["sha256"]
     assert not (prepared / PARTIAL_DIR).exists()
+
+
+def test_clip_table_lists_every_stored_clip_with_its_genre_split_and_artist(prepared, synth_root):
+    from genre.data.pipeline import track_ids
+
+    m = read_manifest(prepared)
+    catalog = load_fma_catalog(synth_root).tracks.set_index("track_id")
+    assert [c["track_id"] for c in m.clips] == sorted(c["track_id"] for c in m.clips)
+    for split in m.counts:
+        table = sorted(c["track_id"] for c in m.clips if c["split"] == split)
+        assert table == sorted(track_ids(prepared, split).tolist())
+    for clip in m.clips:
+        row = catalog.loc[clip["track_id"]]
+        assert (clip["genre"], clip["split"]) == (row["genre"], row["split"])
+        assert clip["artist_id"] == int(row["artist_id"]) and type(clip["artist_id"]) is int
+    assert m.has_artists
 
 
 def test_same_seed_same_bytes_and_workers_do_not_matter(tmp_path, prepared, synth_root):
@@ -129,7 +145,8 @@ def test_bad_input_is_skipped_listed_and_counted(tmp_path, synth_root, capsys):
         assert skipped[tid]["path"].endswith(f"{tid:06d}.mp3")
     assert [p["track_id"] for p in manifest.padded] == [padded_id]
     assert manifest.padded[0]["seconds"] == pytest.approx(2.0, abs=0.1)
-    assert sum(manifest.clips(s) for s in manifest.counts) == 32 - len(reasons)
+    assert sum(manifest.clip_count(s) for s in manifest.counts) == 32 - len(reasons)
+    assert len(manifest.clips) == 32 - len(reasons) and not {c["track_id"] for c in manifest.clips} & set(reasons)
     assert "skipped 8" in capsys.readouterr().err
 
 
@@ -188,7 +205,7 @@ def test_a_killed_run_resumes_to_the_same_bytes(tmp_path, synth_root):
 
 def test_real_fma_sample_prepares_with_missing_audio_reported(tmp_path):
     manifest = prepare(load_fma_catalog(FMA_SAMPLE), tmp_path / "data", tiny_prepare(shard_size=64))
-    assert sum(manifest.clips(s) for s in manifest.counts) == 1  # only track 2 has audio in the sample
+    assert sum(manifest.clip_count(s) for s in manifest.counts) == 1  # only track 2 has audio in the sample
     assert manifest.counts["train"]["Hip-Hop"] == 1
     assert len(manifest.skipped) == 57
     assert {s["reason"] for s in manifest.skipped} == {"missing file"}
@@ -207,4 +224,16 @@ def test_a_corrupt_manifest_is_an_error_naming_it(prepared, tmp_path):
     del raw["shards"]
     manifest.write_text(json.dumps(raw))
     with pytest.raises(ManifestError, match=rf"{re.escape(str(manifest))}: missing field\(s\) \['shards'\]"):
+        read_manifest(data)
+
+
+def test_a_manifest_of_the_first_format_asks_to_prepare_again(prepared, tmp_path):
+    data = tmp_path / "data"
+    shutil.copytree(prepared, data)
+    raw = json.loads((data / "manifest.json").read_text())
+    del raw["clips"]  # format 1 had no clip table
+    raw["format_version"] = 1
+    (data / "manifest.json").write_text(json.dumps(raw))
+    message = rf"{re.escape(str(data / 'manifest.json'))}: format_version 1 is not the supported 2; prepare it again"
+    with pytest.raises(ManifestError, match=message):
         read_manifest(data)

@@ -146,3 +146,38 @@ def test_a_run_directory_without_metrics_is_named(report_runs, tmp_path, capsys)
     err = capsys.readouterr().err
     assert f"{unfinished}: holds no finished run (no metrics.json" in err and "Traceback" not in err
     assert not (tmp_path / "r").exists()
+
+
+def test_a_cross_validation_is_one_row_of_means_and_its_folds_are_listed(prepared, tmp_path, capsys):
+    from genre.baselines.fit import default_baseline_config, fit_baseline
+    from genre.cross_validation import CVConfig, cross_validate
+    from genre.estimators import estimator_for
+    from genre.train.config import apply_overrides
+
+    runs = tmp_path / "runs"
+    config = apply_overrides(default_baseline_config("logreg"), {"data": str(prepared)})
+    summary = cross_validate(estimator_for("logreg"), config, runs / "cv-logreg", CVConfig(k=3), log=lambda _: None)
+    fit_baseline(config, runs / "logreg")
+    report = build_report([runs], tmp_path / "report")
+    table = report.markdown.split("\n\n")[0 if not report.markdown.startswith(">") else 1].splitlines()[2:]
+    assert len(table) == 2  # the ordinary run and the cross-validation: no row per fold
+    cv_row = next(row for row in table if row.startswith("| logreg (3-fold CV) |"))
+    cells = [c.strip() for c in cv_row.strip("|").split("|")]
+    s = summary["test_accuracy"]
+    low, high = s["interval"]
+    assert cells[4] == f"{100 * s['mean']:.1f}% ± {100 * s['std']:.1f} [{100 * low:.1f}, {100 * high:.1f}]"
+    assert cells[5].startswith(f"{summary['test_macro_f1']['mean']:.3f} ± {summary['test_macro_f1']['std']:.3f}")
+    assert cells[6] == "32 (3 folds)"
+    other = next(row for row in table if row.startswith("| logreg |"))
+    assert "not compared (other test clips)" in cv_row + other
+    folds = [line for line in report.markdown.splitlines() if line.startswith("| logreg (3-fold CV) | 1 |")]
+    assert len(folds) == 3
+    for line, fold in zip(folds, summary["folds"], strict=True):
+        assert f"| {100 * fold['test_accuracy']:.1f}% [" in line and line.endswith(f"| {fold['test_clips']} |")
+    assert 'id="folds"' in report.html.read_text()
+
+    unfinished = tmp_path / "unfinished"
+    shutil.copytree(runs / "cv-logreg", unfinished)
+    (unfinished / rd.CV_SUMMARY).unlink()
+    assert main(["report", str(unfinished), "--out", str(tmp_path / "r")]) == 2
+    assert f"{unfinished}: holds no finished run" in capsys.readouterr().err

@@ -1,0 +1,152 @@
+"""Cross-validation runs (genre.cross_validation): every clip tested once per repeat, seeded folds,
+resumption, the summary's figures, and the fit/baseline commands with --folds."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+
+import numpy as np
+import pytest
+
+from genre.baselines.fit import default_baseline_config, evaluate_baseline
+from genre.cli import main
+from genre.cross_validation import CVConfig, cross_validate
+from genre.data.manifest import read_manifest
+from genre.estimators import estimator_for
+from genre.run_dir import RunDir, RunError
+from genre.train.config import apply_overrides
+
+
+def _logreg(prepared):
+    return apply_overrides(default_baseline_config("logreg"), {"data": str(prepared)})
+
+
+@pytest.fixture(scope="module")
+def cv_run(prepared, tmp_path_factory):
+    run = tmp_path_factory.mktemp("cv") / "logreg"
+    lines: list[str] = []
+    summary = cross_validate(
+        estimator_for("logreg"), _logreg(prepared), run, CVConfig(k=3, repeats=2), log=lines.append
+    )
+    return run, summary, lines
+
+
+def test_every_clip_is_tested_exactly_once_per_repeat(cv_run, prepared):
+    run, summary, _ = cv_run
+    clips = sorted(c["track_id"] for c in read_manifest(prepared).clips)
+    for repeat in (0, 1):
+        tested = []
+        for fold in range(3):
+            fold_run = RunDir(run).fold_run(f"r{repeat}-f{fold}")
+            tested += fold_run.metrics()["test"]["predictions"]["track_id"]
+            assert sorted(fold_run.metrics()["test"]["predictions"]["track_id"]) == fold_run.fold().test.tolist()
+        assert sorted(tested) == clips  # once each: no clip missing, none twice
+        assert summary["pooled_test_accuracy"][repeat]["clips"] == len(clips)
+    assert summary["grouped_by_artist"] is True and summary["seed"] == read_manifest(prepared).seed
+
+
+def test_the_summary_matches_the_per_fold_metrics(cv_run):
+    run, summary, lines = cv_run
+    assert json.loads(RunDir(run).cv_file.read_text()) == summary
+    metrics = [RunDir(run).fold_run(f"r{r}-f{f}").metrics() for r in (0, 1) for f in range(3)]
+    accuracy = [m["test"]["accuracy"] for m in metrics]
+    f1 = [m["test"]["macro_f1"] for m in metrics]
+    assert summary["test_accuracy"]["values"] == accuracy
+    assert summary["test_accuracy"]["mean"] == pytest.approx(np.mean(accuracy))
+    assert summary["test_accuracy"]["std"] == pytest.approx(np.std(accuracy, ddof=1))
+    assert summary["test_macro_f1"]["mean"] == pytest.approx(np.mean(f1))
+    assert summary["test_macro_f1"]["std"] == pytest.approx(np.std(f1, ddof=1))
+    assert [f["test_clips"] for f in summary["folds"]] == [m["test"]["clips"] for m in metrics]
+    low, high = summary["test_accuracy"]["interval"]
+    assert low <= summary["test_accuracy"]["mean"] <= high
+    for repeat in (0, 1):
+        ms = metrics[3 * repeat : 3 * repeat + 3]
+        correct = sum(round(m["test"]["accuracy"] * m["test"]["clips"]) for m in ms)
+        assert summary["pooled_test_accuracy"][repeat]["accuracy"] == pytest.approx(correct / 32)
+    assert [line.split(":")[0] for line in lines if line.endswith(" clips)") and "fold" in line][:2] == [
+        "fold 1/3 of repeat 1/2",
+        "fold 2/3 of repeat 1/2",
+    ]
+
+
+def test_a_fold_run_is_scored_again_on_its_own_test_clips(cv_run):
+    run, _, _ = cv_run
+    fold_run = RunDir(run).fold_run("r1-f2")
+    again = evaluate_baseline(fold_run.path, "test")
+    assert again["predictions"] == fold_run.metrics()["test"]["predictions"]
+
+
+def test_same_seed_same_folds_and_another_seed_other_folds(cv_run, prepared, tmp_path):
+    run, _, _ = cv_run
+    first = json.loads(RunDir(run).cv_plan_file.read_text())["folds"][:3]  # repeat 0
+    config = _logreg(prepared)
+    for seed, same in ((read_manifest(prepared).seed, True), (99, False)):
+        other = tmp_path / f"seed-{seed}"
+        cross_validate(estimator_for("logreg"), config, other, CVConfig(k=3, seed=seed), log=lambda _: None)
+        assert (json.loads(RunDir(other).cv_plan_file.read_text())["folds"] == first) is same
+
+
+def test_a_rerun_keeps_finished_folds_and_redoes_the_unfinished_one(cv_run, prepared, tmp_path):
+    run = tmp_path / "cv"
+    shutil.copytree(cv_run[0], run)
+    unfinished = RunDir(run).fold_run("r0-f1")
+    unfinished.metrics_file.unlink()  # as if killed while scoring
+    RunDir(run).cv_file.unlink()
+    kept = {p: p.stat().st_mtime_ns for p in (run / "folds").glob("*/model.skops") if p.parent.name != "r0-f1"}
+    lines: list[str] = []
+    summary = cross_validate(
+        estimator_for("logreg"), _logreg(prepared), run, CVConfig(k=3, repeats=2), log=lines.append
+    )
+    assert all(p.stat().st_mtime_ns == t for p, t in kept.items())
+    assert len(kept) == 5 and sum("kept, finished earlier" in line for line in lines) == 5
+    assert unfinished.finished and any(line.startswith("fold 2/3 of repeat 1/2: training") for line in lines)
+    assert summary == cv_run[1] | {"data": str(prepared)}
+    with pytest.raises(RunError, match="holds a cross-validation with another plan"):
+        cross_validate(estimator_for("logreg"), _logreg(prepared), run, CVConfig(k=4), log=lambda _: None)
+
+
+def test_baseline_command_with_folds_prints_each_fold_and_the_summary(prepared, tmp_path, capsys):
+    run = tmp_path / "knn"
+    args = ["baseline", "--model", "knn", "--data", str(prepared), "--run-dir", str(run), "--folds", "3"]
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    assert re.search(r"^fold 3/3: test accuracy [\d.]+% \[", out, re.M), out
+    assert "3-fold cross-validation of knn (1 repeat, seed 3, artist-grouped, 32 clips)" in out
+    assert re.search(r"repeat 1: pooled test accuracy [\d.]+% \[[\d.]+, [\d.]+\] \(32 clips", out), out
+    assert len(re.findall(r"^fold 1/3: test accuracy", out, re.M)) == 1
+    assert main(args) == 0
+    assert "fold 1/3: kept" in capsys.readouterr().out
+    assert main(["test", "--run", str(run)]) == 2
+    assert f"{run} is a cross-validation, not one run; name one of its folds, e.g. {run}/folds/r0-f0" in (
+        capsys.readouterr().err
+    )
+    assert main(["baseline", "--model", "knn", "--data", str(prepared), "--repeats", "2"]) == 2
+    assert "--repeats and --fold-seed go with --folds K" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_fit_command_with_folds_trains_a_net_on_every_fold(prepared, tmp_path, capsys):
+    from genre.train.fit import evaluate_run
+    from tests.train.conftest import tiny_set_arguments
+
+    run = tmp_path / "conv1d"
+    settings = tiny_set_arguments(prepared, max_epochs=1, bn_update_batches=0)
+    assert main(["fit", "--model", "conv1d", *settings, "--run-dir", str(run), "--folds", "3", "--fold-seed", "4"]) == 0
+    out = capsys.readouterr().out
+    assert "3-fold cross-validation of conv1d (1 repeat, seed 4, artist-grouped, 32 clips)" in out
+    summary = json.loads(RunDir(run).cv_file.read_text())
+    tested = [
+        t for f in range(3) for t in RunDir(run).fold_run(f"r0-f{f}").metrics()["test"]["predictions"]["track_id"]
+    ]
+    assert sorted(tested) == sorted(c["track_id"] for c in read_manifest(prepared).clips)
+    assert summary["pooled_test_accuracy"][0]["clips"] == 32
+    fold_run = RunDir(run).fold_run("r0-f1")
+    again = evaluate_run(fold_run.path, "test")
+    assert sorted(again["predictions"]["track_id"]) == fold_run.fold().test.tolist()
+    # Killed after its last epoch, before scoring: the rerun resumes that fold on its own clips.
+    fold_run.metrics_file.unlink()
+    assert main(["fit", "--model", "conv1d", *settings, "--run-dir", str(run), "--folds", "3", "--fold-seed", "4"]) == 0
+    assert "fold 2/3: resuming in" in capsys.readouterr().out
+    assert sorted(fold_run.metrics()["test"]["predictions"]["track_id"]) == fold_run.fold().test.tolist()
