@@ -389,3 +389,20 @@ def test_resume_of_an_intact_run_killed_before_scoring_scores_it(trained_run, tm
     assert main(["fit", "--model", "conv1d", "--run-dir", str(run), "--resume"]) == 0
     metrics = json.loads((run / "metrics.json").read_text())
     assert metrics["val"] == expected["val"] and metrics["test"] == expected["test"]
+
+
+def test_fit_shows_keras_progress_per_epoch_unless_quiet(tmp_path, tiny_config, capsys):
+    """progress=true: Keras's bar, one "Epoch k/N" and a last "steps/steps ... ms/step" line an epoch,
+    counting the batches the epoch really has (here limited to 2); progress=false: nothing of it."""
+    import re
+
+    train_and_evaluate(tiny_config(max_epochs=2, limit_train_batches=2, progress="true"), tmp_path / "loud")
+    out = re.sub(r"\x1b\[[0-9;]*m", "", capsys.readouterr().out)  # Keras's colours
+    assert re.findall(r"^Epoch (\d+)/2$", out, re.MULTILINE) == ["1", "2"]
+    end_of_epoch = r"(\d+)/(\d+) \S+ (\d+)s (\d+)(m?s)/step - accuracy: [\d.]+ - loss: [\d.]+ - val_accuracy"
+    finished = re.findall(end_of_epoch, out)
+    assert [(n, total) for n, total, *_ in finished] == [("2", "2"), ("2", "2")]
+
+    train_and_evaluate(tiny_config(max_epochs=2, limit_train_batches=2, progress="false"), tmp_path / "quiet")
+    out = capsys.readouterr().out
+    assert "Epoch 1/2" not in out and "/step" not in out
