@@ -175,3 +175,45 @@ def _device_count(backend: str) -> int:
 
 def pytest_report_header(config) -> str:
     return f"KERAS_BACKEND={os.environ.get('KERAS_BACKEND', '(unset: keras default)')}; shared data at {SHARED_DATA}"
+
+
+PROGRESS_LINE = re.compile(
+    r"(?P<desc>\w+): +(?P<percent>\d+)%\|[^|]*\| (?P<n>\d+)/(?P<total>\d+) "
+    r"\[(?P<elapsed>\d\d:\d\d)<(?P<eta>\d\d:\d\d|\?), +(?P<rate>[\d.]+|\?)clip/s(?:, skipped=(?P<skipped>\d+))?\]"
+)
+
+
+def progress_lines(stderr: str, desc: str) -> list[dict]:
+    """Every state a progress bar (tqdm's `desc: 40%|###   | 4/10 [00:02<00:03, 2.00clip/s]`) printed,
+    parsed; each must match the whole of a line tqdm wrote (it redraws with carriage returns)."""
+    out = []
+    for text in re.split(r"[\r\n]+", stderr):
+        if text.startswith(f"{desc}:"):
+            match = PROGRESS_LINE.fullmatch(text.strip())
+            assert match, f"progress line in an unexpected format: {text!r}"
+            out.append(match.groupdict())
+    return out
+
+
+def minutes_seconds(seconds: float) -> str:
+    return f"{int(seconds) // 60:02d}:{int(seconds) % 60:02d}"
+
+
+@pytest.fixture
+def work_clock(monkeypatch):
+    """A clock for progress bars that advances `step` seconds each time `tick()` is called (the tests
+    call it once per clip of work), so the rate and ETA a bar shows are known exactly."""
+    import tqdm.std
+
+    class Clock:
+        now, step = 1000.0, 0.5
+
+        def __call__(self) -> float:
+            return self.now
+
+        def tick(self) -> None:
+            self.now += self.step
+
+    clock = Clock()
+    monkeypatch.setattr(tqdm.std, "time", clock)
+    return clock

@@ -152,3 +152,66 @@ def test_the_demo_uses_a_cached_imagenet_base_and_fetches_it_once_otherwise(tmp_
     settings = _with_mobilenet(DEMO_NETS, lines.append)["mobilenet"]
     assert settings["weights"] == "imagenet" and settings["alpha"] == str(DEMO_MOBILENET_ALPHA)
     assert str(path) in lines[-1] and DEMO_NETS["mobilenet"].get("weights") is None  # the table is not changed
+
+
+# The study of `test_a_study_killed_mid_net_resumes_it_and_keeps_finished_runs`, as a command of its own.
+STUDY_SCRIPT = """
+import json, sys
+from pathlib import Path
+from genre.study import StudyConfig, run_study
+
+data, out, settings = sys.argv[1], Path(sys.argv[2]), json.loads(sys.argv[3])
+config = StudyConfig(data=Path(data), out=out, baselines=("nb",), embedding_baselines=(), nets=("conv1d",),
+                     net_settings={"*": settings})
+run_study(config)
+"""
+
+
+@pytest.mark.slow
+def test_a_study_killed_mid_net_resumes_it_and_keeps_finished_runs(prepared, tmp_path):
+    """A real kill: SIGKILL while the net trains (after its second epoch's resume state), then the same
+    command. The net continues from its saved epoch, not from 0; the finished baseline is not refitted."""
+    import csv
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    epochs = 6
+    settings = {**TINY, "max_epochs": str(epochs), "early_stopping_patience": "none"}
+    command = [sys.executable, "-c", STUDY_SCRIPT, str(prepared), str(tmp_path), json.dumps(settings)]
+    env = {**os.environ, "PYTHONHASHSEED": "0"}
+    net = tmp_path / "runs" / "conv1d"
+    state = net / "checkpoints" / "last" / "state.json"
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+    try:
+        deadline = time.monotonic() + 300
+        while not (state.is_file() and json.loads(state.read_text())["epoch"] >= 2):
+            assert process.poll() is None, "the study ended before it could be killed"
+            assert time.monotonic() < deadline, "the net never finished two epochs"
+            time.sleep(0.05)
+    finally:
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+    baseline = tmp_path / "runs" / "nb" / "metrics.json"
+    assert baseline.is_file() and not (net / "metrics.json").exists()
+    saved_state = json.loads(state.read_text())
+    saved = saved_state["epoch"]
+    assert 2 <= saved < epochs
+    # A mark only the saved state carries: a resumed net's clock continues from it, a retrained one's does not.
+    state.write_text(json.dumps({**saved_state, "train_seconds": saved_state["train_seconds"] + 1000.0}))
+    stamp = baseline.stat().st_mtime_ns
+    with (net / "logs" / "metrics.csv").open() as f:
+        before = list(csv.DictReader(f))
+
+    again = subprocess.run(command, capture_output=True, text=True, env=env, check=True)
+    assert baseline.stat().st_mtime_ns == stamp  # not refitted
+    with (net / "logs" / "metrics.csv").open() as f:
+        rows = list(csv.DictReader(f))
+    # The killed process's rows stay; the rerun logs only the epochs from the saved one on.
+    assert rows[: len(before)] == before
+    assert [int(r["epoch"]) for r in rows[len(before) :]] == list(range(saved, epochs))
+    metrics = json.loads((net / "metrics.json").read_text())
+    assert metrics["epochs"] == epochs and metrics["train_seconds"] > 1000
+    assert "conv1d: resuming" in again.stdout and (tmp_path / "report" / "report.md").is_file()

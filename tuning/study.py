@@ -38,6 +38,10 @@ IDENTITY = ("model", "metric")
 CREATE_ATTEMPTS = 5
 
 
+class StudyStorageError(ValueError):
+    """The study's SQLite file cannot be read as a study database."""
+
+
 def storage(config: TuneConfig) -> RDBStorage:
     url = config.storage_url
     if not config.shared_storage:
@@ -68,6 +72,16 @@ def storage(config: TuneConfig) -> RDBStorage:
             if not creating or attempt == CREATE_ATTEMPTS - 1:
                 raise
             time.sleep(0.5 * (attempt + 1))
+        except sqlalchemy.exc.DatabaseError as err:
+            if config.shared_storage:
+                raise
+            # A file that is not SQLite, or a damaged one: say which file, and leave it as it is.
+            from sqlalchemy.engine import make_url
+
+            raise StudyStorageError(
+                f"{make_url(url).database}: not a readable Optuna study database ({err.orig}); "
+                "move it away to start the study afresh, or pass another --run-dir"
+            ) from None
     raise AssertionError("unreachable")
 
 

@@ -114,9 +114,26 @@ def get_model(name: str) -> ModelSpec:
 
 
 def load_model(path: str | Path, *, compile: bool = True) -> keras.Model:
-    """A model saved as `.keras` by any builder here, under either backend, with its custom layers registered."""
+    """A model saved as `.keras` by any builder here, under either backend, with its custom layers registered.
+
+    A missing file is a FileNotFoundError and a damaged one a `ModelFileError`, each naming the file
+    (Keras says "File not found" for both)."""
+    import zipfile
+
     import keras
 
     import genre.models.layers  # noqa: F401  (registers the custom layers with Keras)
 
-    return keras.saving.load_model(path, compile=compile)
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no such model file")
+    if not zipfile.is_zipfile(path):
+        raise ModelFileError(f"{path}: not a .keras archive (damaged or truncated); it cannot be loaded")
+    try:
+        return keras.saving.load_model(path, compile=compile)
+    except (zipfile.BadZipFile, EOFError, OSError, KeyError, ValueError) as err:
+        raise ModelFileError(f"{path}: cannot be loaded as a Keras model ({type(err).__name__}: {err})") from err
+
+
+class ModelFileError(ValueError):
+    """A `.keras` file that exists but cannot be loaded."""

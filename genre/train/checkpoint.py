@@ -18,6 +18,7 @@ import numpy as np
 from genre.run_dir import LAST, STATE, RunError, json_default, read_json, write_json
 
 EMBEDDED_CONFIG = "genre.json"
+VARIABLES = "variables.npz"
 
 
 def save_model(model, path: Path, config: dict) -> None:
@@ -45,7 +46,7 @@ def save_resume_state(directory: Path, model, config: dict, state: dict) -> None
     tmp.mkdir(parents=True)
     arrays = {f"model_{i}": keras.ops.convert_to_numpy(v) for i, v in enumerate(model.variables)}
     arrays |= {f"optimizer_{i}": keras.ops.convert_to_numpy(v) for i, v in enumerate(model.optimizer.variables)}
-    np.savez(tmp / "variables.npz", **arrays)
+    np.savez(tmp / VARIABLES, **arrays)
     save_model(model, tmp / "model.keras", config)
     write_json(tmp / STATE, state)
     if directory.exists():
@@ -63,15 +64,30 @@ def load_resume_state(directory: Path, model) -> dict:
             directory = old
         else:
             raise RunError(f"{directory}: no resume state; the run never finished an epoch, start it again")
-    with np.load(directory / "variables.npz") as arrays:
-        model.optimizer.build(model.trainable_variables)
-        for prefix, variables in (("model", model.variables), ("optimizer", model.optimizer.variables)):
-            stored = sorted((k for k in arrays.files if k.startswith(prefix + "_")), key=lambda k: int(k.split("_")[1]))
-            if len(stored) != len(variables):
-                raise RunError(
-                    f"{directory}: saved {prefix} has {len(stored)} variables, the rebuilt one {len(variables)}; "
-                    "was the config changed?"
-                )
-            for key, variable in zip(stored, variables, strict=True):
-                variable.assign(arrays[key])
-    return read_json(directory / STATE)
+    state = read_json(directory / STATE)
+    arrays = _read_variables(directory / VARIABLES)
+    model.optimizer.build(model.trainable_variables)
+    for prefix, variables in (("model", model.variables), ("optimizer", model.optimizer.variables)):
+        stored = sorted((k for k in arrays if k.startswith(prefix + "_")), key=lambda k: int(k.split("_")[1]))
+        if len(stored) != len(variables):
+            raise RunError(
+                f"{directory}: saved {prefix} has {len(stored)} variables, the rebuilt one {len(variables)}; "
+                "was the config changed?"
+            )
+        for key, variable in zip(stored, variables, strict=True):
+            variable.assign(arrays[key])
+    return state
+
+
+def _read_variables(path: Path) -> dict[str, np.ndarray]:
+    """Every array of `variables.npz`, read now, so a damaged file fails here with its name, not midway."""
+    if path.is_file() and not zipfile.is_zipfile(path):
+        raise RunError(f"{path}: damaged resume state (not an .npz archive); {_START_AGAIN}")
+    try:
+        with np.load(path) as arrays:
+            return {key: arrays[key] for key in arrays.files}
+    except (OSError, EOFError, ValueError, KeyError, zipfile.BadZipFile) as err:
+        raise RunError(f"{path}: damaged resume state ({type(err).__name__}: {err}); {_START_AGAIN}") from None
+
+
+_START_AGAIN = "the run cannot continue exactly from it: start it again in a new --run-dir (this one is left as it is)"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 import shutil
@@ -237,3 +238,35 @@ def test_a_manifest_of_the_first_format_asks_to_prepare_again(prepared, tmp_path
     message = rf"{re.escape(str(data / 'manifest.json'))}: format_version 1 is not the supported 2; prepare it again"
     with pytest.raises(ManifestError, match=message):
         read_manifest(data)
+
+
+def test_the_progress_bar_counts_clips_with_their_rate_and_eta(tmp_path, synth_root, monkeypatch, capsys, work_clock):
+    """Each clip takes 0.5 s on the bar's clock: the bar shows n/total clips, 2.00 clip/s and the time
+    left for the rest; with --quiet (progress=False) it shows nothing."""
+    import genre.data.prepare as prepare_module
+    from tests.conftest import minutes_seconds, progress_lines
+
+    real = prepare_module.process_clip
+
+    def timed(*args):
+        work_clock.tick()
+        return real(*args)
+
+    monkeypatch.setattr(prepare_module, "process_clip", timed)
+    full = load_fma_catalog(synth_root)
+    catalog = dataclasses.replace(full, tracks=full.tracks.iloc[:12].reset_index(drop=True))  # 12 clips: quick
+    prepare(catalog, tmp_path / "data", tiny_prepare(progress=True))
+    lines = progress_lines(capsys.readouterr().err, "prepare")
+    total = len(catalog.tracks)
+    assert lines and {int(line["total"]) for line in lines} == {total}
+    assert int(lines[-1]["n"]) == total and lines[-1]["percent"] == "100" and lines[-1]["skipped"] == "0"
+    shown = [line for line in lines if int(line["n"]) > 0]
+    assert len(shown) >= total // 2  # it moves while working, not only at the end
+    for line in shown:
+        n = int(line["n"])
+        assert float(line["rate"]) == pytest.approx(2.0)
+        assert line["elapsed"] == minutes_seconds(0.5 * n)
+        assert line["eta"] == minutes_seconds(0.5 * (total - n))
+
+    prepare(catalog, tmp_path / "quiet", tiny_prepare(progress=False))
+    assert progress_lines(capsys.readouterr().err, "prepare") == []

@@ -181,3 +181,94 @@ def test_a_cross_validation_is_one_row_of_means_and_its_folds_are_listed(prepare
     (unfinished / rd.CV_SUMMARY).unlink()
     assert main(["report", str(unfinished), "--out", str(tmp_path / "r")]) == 2
     assert f"{unfinished}: holds no finished run" in capsys.readouterr().err
+
+
+def _cells(markdown: str, label: str) -> dict[str, str]:
+    """The table row of run `label`, by column name."""
+    from genre.report.page import COLUMNS
+
+    row = next(line for line in markdown.splitlines() if line.startswith(f"| {label} |"))
+    cells = [c.strip() for c in row.strip("|").split(" | ")]
+    assert len(cells) == len(COLUMNS), row
+    return dict(zip(COLUMNS, cells, strict=True))
+
+
+def _as_seconds(text: str) -> float:
+    number, unit = text.split()
+    return float(number) * {"ms": 1e-3, "s": 1.0, "min": 60.0}[unit]
+
+
+@pytest.mark.parametrize(
+    ("train_seconds", "train_text", "per_clip", "per_clip_text"),
+    [(0.25, "250 ms", 0.0123, "12.30 ms"), (42.0, "42.0 s", 0.5, "500.00 ms"), (600.0, "10.0 min", 2e-5, "0.02 ms")],
+)
+def test_the_time_columns_show_each_runs_own_times(
+    report_runs, tmp_path, train_seconds, train_text, per_clip, per_clip_text
+):
+    runs = tmp_path / "runs"
+    shutil.copytree(report_runs / "nb", runs / "nb")
+    shutil.copytree(report_runs / "logreg", runs / "logreg")
+    path = runs / "nb" / rd.METRICS
+    metrics = json.loads(path.read_text())
+    metrics["train_seconds"], metrics["inference_seconds_per_clip"] = train_seconds, per_clip
+    path.write_text(json.dumps(metrics))
+    report = build_report([runs], tmp_path / "report")
+    nb = _cells(report.markdown, "nb")
+    assert (nb["train time"], nb["inference / clip"]) == (train_text, per_clip_text)
+    theirs = json.loads((runs / "logreg" / rd.METRICS).read_text())  # the other row keeps its own times
+    logreg = _cells(report.markdown, "logreg")
+    assert logreg["inference / clip"] == f"{1000 * theirs['inference_seconds_per_clip']:.2f} ms"
+    assert _as_seconds(logreg["train time"]) == pytest.approx(theirs["train_seconds"], rel=0.05, abs=5e-4)
+    page = report.html.read_text()
+    assert f"<td>{train_text}</td><td>{per_clip_text}</td></tr>" in page
+    assert "<th>train time</th><th>inference / clip</th>" in page
+
+
+def test_each_data_set_is_summarised_once_with_its_counts_and_skipped_clips(report_runs, tmp_path):
+    runs = tmp_path / "runs"
+    for name in ("nb", "logreg"):
+        shutil.copytree(report_runs / name, runs / name)
+    # logreg as if trained on another preparation of the data, which skipped two clips.
+    path = runs / "logreg" / rd.MANIFEST
+    manifest = json.loads(path.read_text())
+    manifest["identity"] = "another-preparation"
+    manifest["skipped"] = [
+        {"track_id": 91, "path": "fma_small/000/000091.mp3", "reason": "undecodable: bad header"},
+        {"track_id": 92, "path": "fma_small/000/000092.mp3", "reason": "undecodable: truncated"},
+    ]
+    path.write_text(json.dumps(manifest))
+    report = build_report([runs], tmp_path / "report")
+    text, page = report.markdown, report.html.read_text()
+    assert text.count("Data used by ") == 2 and page.count("<p>Used by: ") == 2
+    nb_block = text.split("Data used by nb:")[1].split("Data used by")[0]
+    logreg_block = text.split("Data used by logreg:")[1].split("Data used by")[0]
+    assert "skipped   0 clip(s)" in nb_block
+    assert "skipped   2 clip(s)" in logreg_block and "2  undecodable" in logreg_block
+    counts = manifest["counts"]
+    total = next(line for line in logreg_block.splitlines() if line.startswith("total"))
+    assert total.split()[1:] == [str(sum(counts[s].values())) for s in counts]
+    assert "source    synthetic" in nb_block or "source    fma" in nb_block
+    assert "skipped   2 clip(s)" in page
+
+
+def test_a_run_whose_metrics_lack_validation_is_named_in_one_line(report_runs, tmp_path, capsys):
+    run = tmp_path / "no-val"
+    shutil.copytree(report_runs / "nb", run)
+    metrics = json.loads((run / rd.METRICS).read_text())
+    del metrics["val"]
+    (run / rd.METRICS).write_text(json.dumps(metrics))
+    assert main(["report", str(run), "--out", str(tmp_path / "r")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and f"{run / rd.METRICS}: has no validation metrics" in err
+    assert not (tmp_path / "r").exists()
+
+
+def test_cli_report_on_a_run_whose_metrics_lack_test_names_it(report_runs, tmp_path, capsys):
+    run = tmp_path / "no-test"
+    shutil.copytree(report_runs / "nb", run)
+    metrics = json.loads((run / rd.METRICS).read_text())
+    del metrics["test"]
+    (run / rd.METRICS).write_text(json.dumps(metrics))
+    assert main(["report", str(run), "--out", str(tmp_path / "r")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and f"{run}: has no test metrics" in err and "Traceback" not in err

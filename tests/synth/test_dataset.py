@@ -80,3 +80,31 @@ def test_the_number_of_workers_does_not_change_a_byte(tmp_path):
         trees.append({str(p.relative_to(out)): p.read_bytes() for p in sorted(out.rglob("*")) if p.is_file()})
     assert len(trees[0]) == 8 + 3  # clips, tracks.csv, genres.csv, the marker
     assert trees[0] == trees[1]
+
+
+def test_the_progress_bar_counts_clips_with_their_rate_and_eta(tmp_path, monkeypatch, capsys, work_clock):
+    """Each rendered clip takes 0.5 s on the bar's clock: n/total clips, 2.00 clip/s, the time left."""
+    import genre.synth.dataset as dataset
+    from tests.conftest import minutes_seconds, progress_lines
+
+    real = dataset.render_to_file
+
+    def timed(*args):
+        work_clock.tick()
+        return real(*args)
+
+    monkeypatch.setattr(dataset, "render_to_file", timed)
+    config = dataclasses.replace(TINY_SYNTH, tracks_per_genre=1, seconds=1.0, progress=True)
+    write_synthetic_fma(tmp_path / "fma", config)
+    lines = progress_lines(capsys.readouterr().err, "synth")
+    total = len(GENRES)
+    assert lines and {int(line["total"]) for line in lines} == {total} and int(lines[-1]["n"]) == total
+    shown = [line for line in lines if int(line["n"]) > 0]
+    assert len(shown) >= total // 2
+    for line in shown:
+        n = int(line["n"])
+        assert float(line["rate"]) == pytest.approx(2.0)
+        assert (line["elapsed"], line["eta"]) == (minutes_seconds(0.5 * n), minutes_seconds(0.5 * (total - n)))
+
+    write_synthetic_fma(tmp_path / "quiet", dataclasses.replace(config, progress=False))
+    assert progress_lines(capsys.readouterr().err, "synth") == []

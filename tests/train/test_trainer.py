@@ -7,6 +7,7 @@ import itertools
 import json
 import math
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -319,3 +320,89 @@ def test_a_corrupt_shard_stops_a_run_before_training(tmp_path, prepared, tiny_co
     with pytest.raises(ManifestError, match=str(shard)):
         train_and_evaluate(tiny_config(data=copy), tmp_path / "run")
     assert not (tmp_path / "run").exists()
+
+
+@pytest.fixture(scope="module")
+def trained_run(prepared, tmp_path_factory):
+    """A finished two-epoch run (one kept checkpoint and `last/`), trained once for the corruption tests."""
+    from genre.train.config import apply_overrides
+    from genre.train.fit import default_config
+    from tests.train.conftest import TINY
+
+    run = tmp_path_factory.mktemp("trained") / "run"
+    config = apply_overrides(default_config("conv1d"), {**TINY, "data": str(prepared), "max_epochs": "2"})
+    train_and_evaluate(config, run)
+    return run
+
+
+def _best(run):
+    return next((run / "checkpoints").glob("*.keras"))
+
+
+def _truncate(path):
+    path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+
+
+def _garbage(path):
+    path.write_bytes(bytes(range(256)) * 8)
+
+
+@pytest.mark.parametrize(
+    ("target", "damage", "message"),
+    [
+        (_best, _garbage, "not a .keras archive (damaged or truncated)"),
+        (_best, _truncate, "not a .keras archive (damaged or truncated)"),
+        (lambda run: run / "checkpoints" / "last" / "variables.npz", _garbage, "damaged resume state"),
+        (lambda run: run / "checkpoints" / "last" / "variables.npz", _truncate, "damaged resume state"),
+        (lambda run: run / "checkpoints" / "last" / "state.json", _truncate, "not valid JSON"),
+    ],
+    ids=["keras-garbage", "keras-truncated", "variables-garbage", "variables-truncated", "state-truncated"],
+)
+def test_resume_with_a_damaged_checkpoint_names_the_file_and_changes_nothing(
+    trained_run, tmp_path, capsys, target, damage, message
+):
+    """Killed after training, before scoring (no metrics.json), with one file of the run damaged:
+    `genre fit --resume` stops with one line naming that file, and leaves every file as it was."""
+    from genre.cli import main
+
+    run = tmp_path / "run"
+    shutil.copytree(trained_run, run)
+    (run / "metrics.json").unlink()
+    broken = target(run)
+    damage(broken)
+    before = {p: p.read_bytes() for p in run.rglob("*") if p.is_file()}
+    assert main(["fit", "--model", "conv1d", "--run-dir", str(run), "--resume"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "Traceback" not in err
+    assert f"{broken}: {message}" in err
+    assert {p: p.read_bytes() for p in run.rglob("*") if p.is_file()} == before
+
+
+def test_resume_of_an_intact_run_killed_before_scoring_scores_it(trained_run, tmp_path):
+    """The control for the test above: the same copy, undamaged, resumes and scores as the first run did."""
+    run = tmp_path / "run"
+    shutil.copytree(trained_run, run)
+    expected = json.loads((run / "metrics.json").read_text())
+    (run / "metrics.json").unlink()
+    from genre.cli import main
+
+    assert main(["fit", "--model", "conv1d", "--run-dir", str(run), "--resume"]) == 0
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert metrics["val"] == expected["val"] and metrics["test"] == expected["test"]
+
+
+def test_fit_shows_keras_progress_per_epoch_unless_quiet(tmp_path, tiny_config, capsys):
+    """progress=true: Keras's bar, one "Epoch k/N" and a last "steps/steps ... ms/step" line an epoch,
+    counting the batches the epoch really has (here limited to 2); progress=false: nothing of it."""
+    import re
+
+    train_and_evaluate(tiny_config(max_epochs=2, limit_train_batches=2, progress="true"), tmp_path / "loud")
+    out = re.sub(r"\x1b\[[0-9;]*m", "", capsys.readouterr().out)  # Keras's colours
+    assert re.findall(r"^Epoch (\d+)/2$", out, re.MULTILINE) == ["1", "2"]
+    end_of_epoch = r"(\d+)/(\d+) \S+ (\d+)s (\d+)(m?s)/step - accuracy: [\d.]+ - loss: [\d.]+ - val_accuracy"
+    finished = re.findall(end_of_epoch, out)
+    assert [(n, total) for n, total, *_ in finished] == [("2", "2"), ("2", "2")]
+
+    train_and_evaluate(tiny_config(max_epochs=2, limit_train_batches=2, progress="false"), tmp_path / "quiet")
+    out = capsys.readouterr().out
+    assert "Epoch 1/2" not in out and "/step" not in out

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import json
 import shutil
+import warnings
 
 import optuna
 import pytest
@@ -110,3 +111,29 @@ def test_hyperband_prunes_on_the_epoch_budget_and_runs_baselines_whole(baseline_
     assert isinstance(hyperband, optuna.pruners.HyperbandPruner)
     result = run_tuning(baseline_study("knn", trials=3, pruner="hyperband"))
     assert result.counts["complete"] == 3 and result.counts["pruned"] == 0  # no epochs: nothing to prune
+
+
+def test_hyperband_prunes_a_worse_net_trial_before_its_last_epoch(net_study):
+    """Four earlier trials perfect at every epoch, reported through the pruner as real trials are; then
+    one real trial that can barely learn (learning rate 1e-6). With 3 epochs Hyperband has two brackets;
+    trial 4 falls in the first (trials go to brackets by a hash of study name and number, so this is
+    fixed), whose first rung is epoch 2: there it is below the perfect trial of its bracket, and stops."""
+    config = net_study(trials=5, overrides={"max_epochs": "3", "learning_rate": "1e-6"}, pruner="hyperband")
+    target = resolve_target(config)
+    with open_study(config, target, seed=0) as study, warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "Heartbeat of storage", UserWarning)  # these trials need none
+        for _ in range(4):
+            perfect = study.ask()
+            for epoch in range(3):
+                perfect.report(1.0, step=epoch)
+                assert not perfect.should_prune()
+            study.tell(perfect, 1.0)
+    result = run_tuning(config)
+    assert result.counts["pruned"] == 1 and result.counts["complete"] == 4
+    with open_study(config, target, seed=0) as study:
+        (trial,) = [t for t in study.get_trials() if t.state == optuna.trial.TrialState.PRUNED]
+    assert trial.number == 4 and list(trial.intermediate_values) == [0, 1]
+    run = config.study_dir / trial.user_attrs["run_dir"]
+    with (run / "logs" / "metrics.csv").open() as f:
+        assert len(list(csv.DictReader(f))) == 2  # two epochs of three trained
+    assert json.loads((run / "metrics.json").read_text())["epochs"] == 2  # still a whole run directory

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import datetime
 import json
 import os
 import signal
@@ -155,3 +156,82 @@ def test_settings_the_data_cannot_take_end_their_trials_as_pruned(baseline_study
         result = run_tuning(baseline_study("knn", trials=2, config=space, overrides={}))
     assert result.counts["pruned"] == 2 and result.counts["failed"] == 0 and result.counts["complete"] == 0
     assert "Traceback" not in caplog.text
+
+
+def test_a_trial_is_failed_only_after_two_missed_heartbeats_then_retried(baseline_study):
+    """A worker that died leaves its trial RUNNING with a last heartbeat: the trial stays RUNNING while
+    that heartbeat is younger than two intervals, is marked FAIL once it is older, and is queued again
+    with the same parameters. (SQLite's clock has whole seconds: the FAIL comes within a second after.)"""
+    config = baseline_study("knn", heartbeat_interval=2)
+    grace = 2 * config.heartbeat_interval
+    with closing_storage(config) as rdb:
+        study = optuna.create_study(study_name=config.study_name, storage=rdb, direction="maximize")
+        with warnings.catch_warnings():
+            # Optuna warns that heartbeats go with `optimize`: this trial stands for one a killed worker's left.
+            warnings.filterwarnings("ignore", "Heartbeat of storage", UserWarning)
+            trial = study.ask()
+        trial.suggest_int("n_neighbors", 1, 5)
+        sent = time.monotonic()
+        rdb.record_heartbeat(trial._trial_id)  # its last heartbeat: the worker dies here
+
+        def state_after_check() -> tuple[optuna.trial.TrialState, float]:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+                optuna.storages.fail_stale_trials(study)  # what every worker does before each trial
+            return study.trials[trial.number].state, time.monotonic() - sent
+
+        checked_running = 0
+        while True:
+            state, age = state_after_check()
+            if state != optuna.trial.TrialState.RUNNING:
+                break
+            assert age < grace + 3, f"still running {age:.1f} s after its last heartbeat"
+            checked_running += age > config.heartbeat_interval + 1  # more than one interval missed
+            time.sleep(0.2)
+        assert state == optuna.trial.TrialState.FAIL
+        assert age > grace, f"failed {age:.1f} s after its last heartbeat, before two intervals ({grace} s)"
+        assert checked_running, "never checked between one and two missed intervals"
+        (retry,) = [t for t in study.trials if t.state == optuna.trial.TrialState.WAITING]
+        assert retry.params == {"n_neighbors": trial.params["n_neighbors"]}
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            assert optuna.storages.RetryHeartbeatStaleTrialCallback.retried_trial_number(retry) == trial.number
+
+
+def test_a_study_file_that_is_not_a_database_is_named_in_one_line(baseline_study, capsys):
+    config = baseline_study("knn", trials=1)
+    config.study_dir.mkdir(parents=True)
+    db = config.study_dir / "study.db"
+    garbage = bytes(range(256)) * 16
+    db.write_bytes(garbage)
+    assert main(tune_arguments(config)) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "Traceback" not in err
+    assert f"{db}: not a readable Optuna study database" in err
+    assert db.read_bytes() == garbage  # left as it was
+    assert not (config.study_dir / "trials").exists()
+
+
+def test_timeout_alone_stops_the_study_and_keeps_the_trials_it_finished(baseline_study, capsys):
+    """`genre tune --timeout S` without --trials: no trial starts after S seconds; the study is not done
+    (20 trials by default) and the same command resumes it with the finished trials kept."""
+    config = baseline_study("hgb", timeout=2.0)  # hgb trials take about a second: a few fit in 2 s
+    args = tune_arguments(config)
+    del args[args.index("--trials") : args.index("--trials") + 2]
+    assert main(args) == 0
+    assert "not done (20 wanted), run again to resume" in capsys.readouterr().out
+    recorded = json.loads((config.study_dir / "study.json").read_text())
+    assert recorded["done"] is False and 1 <= recorded["counts"]["complete"] < 20
+    with closing_storage(config) as rdb:
+        trials = optuna.load_study(study_name=config.study_name, storage=rdb).trials
+    assert all(t.state == optuna.trial.TrialState.COMPLETE for t in trials)
+    # The clock starts before the first trial: no trial starts more than `timeout` after it.
+    starts = sorted(t.datetime_start for t in trials)
+    assert starts[-1] - starts[0] < datetime.timedelta(seconds=config.timeout)
+    kept = {t.number: (config.study_dir / t.user_attrs["run_dir"] / "metrics.json") for t in trials}
+    stamps = {n: path.stat().st_mtime_ns for n, path in kept.items()}
+
+    assert main(args) == 0  # the same command: more trials, the finished ones untouched
+    again = json.loads((config.study_dir / "study.json").read_text())
+    assert again["counts"]["complete"] > recorded["counts"]["complete"]
+    assert {n: path.stat().st_mtime_ns for n, path in kept.items()} == stamps
