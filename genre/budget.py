@@ -61,13 +61,15 @@ class NetCost:
 
 @dataclass(frozen=True)
 class Job:
-    """What gets epochs: a net's run, or a net's tuning study (`runs` trainings of the same cost each)."""
+    """What gets epochs: a net's run, or a net's tuning study (`runs` trainings of the same cost each).
+    An optional job (a tuning study) is left out, with 0 epochs, when its minimum does not fit."""
 
     name: str
     cost: NetCost
     min_epochs: int
     max_epochs: int
     runs: int = 1
+    optional: bool = False
 
     def seconds(self, epochs: int) -> float:
         return self.runs * self.cost.seconds(epochs)
@@ -116,13 +118,18 @@ class Schedule:
 
 
 def allot_epochs(jobs: list[Job], seconds: float) -> Schedule:
-    """Every job its minimum, then one epoch at a time to the job with the smallest share of its
-    cap, while the total stays within `seconds`."""
-    epochs = {j.name: j.min_epochs for j in jobs}
-    total = sum(j.seconds(j.min_epochs) for j in jobs)
+    """Every required job its minimum, then every optional job its minimum where it still fits (else
+    it is left out), then one epoch at a time to the job with the smallest share of its cap, while
+    the total stays within `seconds`."""
+    epochs = {j.name: 0 if j.optional else j.min_epochs for j in jobs}
+    total = sum(j.seconds(epochs[j.name]) for j in jobs if epochs[j.name])
     fits = total <= seconds
+    for job in jobs:
+        if job.optional and total + job.seconds(job.min_epochs) <= seconds:
+            epochs[job.name] = job.min_epochs
+            total += job.seconds(job.min_epochs)
     while True:
-        growable = [j for j in jobs if epochs[j.name] < j.max_epochs and total + j.runs * j.cost.epoch <= seconds]
+        growable = [j for j in jobs if 0 < epochs[j.name] < j.max_epochs and total + j.runs * j.cost.epoch <= seconds]
         if not growable:
             break
         job = min(growable, key=lambda j: (epochs[j.name] / j.max_epochs, j.name))
@@ -139,7 +146,10 @@ def allot_epochs(jobs: list[Job], seconds: float) -> Schedule:
 def _allotment(job: Job, epochs: int, fits: bool, seconds: float) -> Allotment:
     per_epoch = f"{job.cost.epoch:.1f} s an epoch" + (f", {job.runs} runs" if job.runs > 1 else "")
     left = f"{max(seconds, 0) / 60:.1f} min left for it and the jobs after it"
-    if epochs >= job.max_epochs:
+    if epochs == 0:
+        needs = f"{job.runs} runs of {job.min_epochs} epochs, {job.seconds(job.min_epochs):.0f} s"
+        reason = f"left out: its minimum ({needs}) does not fit ({left})"
+    elif epochs >= job.max_epochs:
         reason = f"its cap of {job.max_epochs} epochs fits ({per_epoch}; {left})"
     elif epochs <= job.min_epochs and not fits:
         reason = f"its minimum; the budget is too short on this machine ({per_epoch}; {left})"
@@ -155,7 +165,7 @@ def _allotment(job: Job, epochs: int, fits: bool, seconds: float) -> Allotment:
         epoch_seconds=round(job.cost.epoch, 2),
         planned_seconds=round(job.seconds(epochs), 1),
         reason=reason,
-        short=not fits,
+        short=not fits and not job.optional,
     )
 
 

@@ -159,17 +159,19 @@ def run_study(
     else:
         runs = _cross_validate_all(config, plan, baselines, runs_dir, log)
         seconds["cross-validation"] = time.monotonic() - started
+    not_run = list(plan.not_run)
     if tune is not None and config.tune_trials:
         began = time.monotonic()
         if planner is not None:
-            config = with_tuning_epochs(config, planner, tuple(plan.net_configs))
+            config, left_out = with_tuning_epochs(config, planner, tuple(plan.net_configs), log)
+            not_run += left_out
         runs += tune(dataclasses.replace(config, nets=tuple(plan.net_configs)), log)  # only the nets that ran
         seconds["tuning"] = time.monotonic() - began
     schedule = planner.schedule() if planner is not None else None
     began = time.monotonic()
-    report = build_report(runs, Path(config.out) / "report", not_run=plan.not_run, schedule=schedule)
+    report = build_report(runs, Path(config.out) / "report", not_run=not_run, schedule=schedule)
     seconds["report"] = time.monotonic() - began
-    return StudyResult(runs=runs, not_run=plan.not_run, report=report, schedule=schedule, seconds=seconds)
+    return StudyResult(runs=runs, not_run=not_run, report=report, schedule=schedule, seconds=seconds)
 
 
 def _run_on_stored_splits(config: StudyConfig, plan: StudyPlan, baselines, runs_dir: Path, log: Log, seconds: dict):
@@ -252,7 +254,7 @@ def budget_planner(config: StudyConfig, plan: StudyPlan, baseline_runs: list[Pat
         if name in config.tune_trials:
             cap = int(config.tune_settings.get(name, {}).get("max_epochs", cap))
             runs = config.tune_trials[name] + 1  # its trials and the refit
-            jobs.append(Job(f"tune-{name}", costs[name], min(MIN_EPOCHS, cap), cap, runs=runs))
+            jobs.append(Job(f"tune-{name}", costs[name], min(MIN_EPOCHS, cap), cap, runs=runs, optional=True))
     planner = Planner(jobs, config.budget_seconds, left, path)
     timed = ", ".join(f"{j.name} {j.cost.epoch:.1f} s" for j in jobs if j.runs == 1)
     log(
@@ -266,13 +268,19 @@ def with_max_epochs(net_config, epochs: int):
     return dataclasses.replace(net_config, trainer=dataclasses.replace(net_config.trainer, max_epochs=epochs))
 
 
-def with_tuning_epochs(config: StudyConfig, planner, nets: tuple[str, ...]) -> StudyConfig:
-    """`config` with each tuned net's trials set to the epochs the planner allots them now."""
-    settings = dict(config.tune_settings)
+def with_tuning_epochs(config: StudyConfig, planner, nets: tuple[str, ...], log: Log) -> tuple[StudyConfig, list[str]]:
+    """`config` with each tuned net's trials set to the epochs the planner allots them now, without
+    the tuning studies it leaves out; and why each was left out."""
+    settings, trials, left_out = dict(config.tune_settings), dict(config.tune_trials), []
     for name in nets:
         if name in config.tune_trials:
-            settings[name] = {**settings.get(name, {}), "max_epochs": str(planner.epochs(f"tune-{name}"))}
-    return dataclasses.replace(config, tune_settings=settings)
+            if epochs := planner.epochs(f"tune-{name}"):
+                settings[name] = {**settings.get(name, {}), "max_epochs": str(epochs)}
+            else:
+                del trials[name]
+                left_out.append(f"{name}'s tuning study: {planner.allotted[f'tune-{name}'].reason}")
+                log(f"not run: {left_out[-1]}")
+    return dataclasses.replace(config, tune_settings=settings, tune_trials=trials), left_out
 
 
 def release_models() -> None:

@@ -178,8 +178,9 @@ def pytest_report_header(config) -> str:
 
 
 PROGRESS_LINE = re.compile(
-    r"(?P<desc>\w+): +(?P<percent>\d+)%\|[^|]*\| (?P<n>\d+)/(?P<total>\d+) "
-    r"\[(?P<elapsed>\d\d:\d\d)<(?P<eta>\d\d:\d\d|\?), +(?P<rate>[\d.]+|\?)clip/s(?:, skipped=(?P<skipped>\d+))?\]"
+    r"(?P<desc>\w[\w ]*): +(?P<percent>\d+)%\|[^|]*\| (?P<n>\d+)/(?P<total>\d+) "
+    r"\[(?P<elapsed>\d\d:\d\d)<(?P<eta>\d\d:\d\d|\?), +(?P<rate>[\d.]+|\?)(?P<unit>clip|trial)/s"
+    r"(?:, skipped=(?P<skipped>\d+))?(?:, best (?P<best>[\d.]+))?\]"
 )
 
 

@@ -63,6 +63,17 @@ def test_too_short_a_budget_gives_each_job_its_minimum_and_says_so():
     assert "too short on this machine" in schedule.summary()
 
 
+def test_an_optional_job_is_left_out_when_its_minimum_does_not_fit():
+    net = Job("net", NetCost(fixed=0.0, epoch=10.0), min_epochs=2, max_epochs=10)
+    tuning = Job("tune-net", NetCost(fixed=0.0, epoch=10.0), min_epochs=2, max_epochs=5, runs=4, optional=True)
+    # The net's minimum takes 20 s, the tuning study's 4 runs of 2 epochs 80 s: 90 s cannot pay both.
+    left_out = {j.name: j for j in allot_epochs([net, tuning], 90.0).jobs}
+    assert left_out["tune-net"].epochs == 0 and left_out["tune-net"].reason.startswith("left out")
+    assert left_out["net"].epochs == 9  # the time the study would have taken goes to the required job
+    assert allot_epochs([net, tuning], 90.0).fits  # leaving an optional job out is not a shortfall
+    assert {j.name: j.epochs for j in allot_epochs([net, tuning], 105.0).jobs} == {"net": 2, "tune-net": 2}
+
+
 class Clock:
     def __init__(self) -> None:
         self.now = 0.0

@@ -59,6 +59,7 @@ class TuneConfig:
     overrides: dict[str, Any] = field(default_factory=dict, metadata={"cli": False})  # --set
     refit: bool = field(default=False, metadata={"help": "re-train the best config, evaluate it on test"})
     figures: bool = field(default=True, metadata={"help": "write no study figures"})
+    progress: bool = field(default=True, metadata={"flag": "--quiet", "help": "no progress bar"})
     heartbeat_interval: int = field(
         default=30, metadata={"flag": "--heartbeat", "help": "seconds between a trial's heartbeats"}
     )

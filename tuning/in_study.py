@@ -50,6 +50,7 @@ def _tune_each(study: StudyConfig, log: Log) -> list[Path]:
             refit=True,
             prune_startup_trials=max(1, n // 2),
             seed=study.seed,
+            progress=study.progress,
         )
         result = run_tuning(config)
         if result.refit_run_dir is None:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import multiprocessing
 import os
+import sys
 import time
 import warnings
 from collections.abc import Iterator
@@ -168,6 +169,7 @@ def work(config: TuneConfig, index: int = 0) -> dict[str, int]:
         objective = Objective(config, target)
         deadline = time.monotonic() + config.timeout if config.timeout else None
         failures = 0
+        bar = trial_bar(config, study, shown=index == 0)
         while deadline is None or time.monotonic() < deadline:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
@@ -189,6 +191,7 @@ def work(config: TuneConfig, index: int = 0) -> dict[str, int]:
                 callbacks=[lambda _, trial, ran=ran: ran.append(trial)],
             )
             last = ran[-1] if ran else None
+            _advance(bar, study)
             if last is not None and last.state == TrialState.FAIL and not last.user_attrs.get("surplus"):
                 failures += 1
                 if failures >= config.max_failures:
@@ -196,7 +199,35 @@ def work(config: TuneConfig, index: int = 0) -> dict[str, int]:
                     raise RuntimeError(f"{failures} trials in a row failed; the last, trial {last.number}: {reason}")
             else:
                 failures = 0
+        bar.close()
         return counts(study)
+
+
+def trial_bar(config: TuneConfig, study: optuna.Study, shown: bool):
+    """The study's progress on stderr: finished trials (every worker's) of `config.trials`, trials a
+    minute, the time left at that rate, and the best value so far. One bar per command (worker 0)."""
+    from tqdm import tqdm
+
+    done = sum(t.state in DONE for t in study.get_trials(deepcopy=False))
+    desc = f"tune {config.model}"
+    return tqdm(
+        total=config.trials,
+        initial=min(done, config.trials),
+        unit="trial",
+        desc=desc,
+        disable=not (config.progress and shown),
+        file=sys.stderr,
+        smoothing=0.1,
+    )
+
+
+def _advance(bar, study: optuna.Study) -> None:
+    trials = study.get_trials(deepcopy=False)
+    bar.update(min(sum(t.state in DONE for t in trials), bar.total) - bar.n)
+    values = [t.value for t in trials if t.state == TrialState.COMPLETE and t.value is not None]
+    if values:
+        best = max(values) if study.direction == optuna.study.StudyDirection.MAXIMIZE else min(values)
+        bar.set_postfix_str(f"best {best:.4f}", refresh=False)
 
 
 def run_workers(config: TuneConfig) -> dict[str, int]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import datetime
 import json
 import os
@@ -17,6 +18,7 @@ import pytest
 
 from genre.cli import main
 from genre.train.config import read_toml
+from tests.conftest import minutes_seconds, progress_lines
 from tests.tuning.conftest import tune_arguments
 from tuning import run_tuning
 from tuning.study import DONE, open_study, storage
@@ -235,3 +237,29 @@ def test_timeout_alone_stops_the_study_and_keeps_the_trials_it_finished(baseline
     again = json.loads((config.study_dir / "study.json").read_text())
     assert again["counts"]["complete"] > recorded["counts"]["complete"]
     assert {n: path.stat().st_mtime_ns for n, path in kept.items()} == stamps
+
+
+def test_the_progress_bar_counts_trials_with_their_rate_eta_and_best(baseline_study, capsys, work_clock, monkeypatch):
+    """Each trial takes 0.5 s on the bar's clock: the bar shows n/total trials, 2.00 trial/s, the time
+    left for the rest and the best value so far; with --quiet (progress=False) it shows nothing."""
+    import tuning.study as study_module
+
+    advance = study_module._advance
+
+    def timed(bar, study):
+        work_clock.tick()
+        advance(bar, study)
+
+    monkeypatch.setattr(study_module, "_advance", timed)
+    config = baseline_study("knn", trials=4, progress=True)
+    result = run_tuning(config)
+    lines = [line for line in progress_lines(capsys.readouterr().err, "tune knn") if int(line["n"]) > 0]
+    assert list(dict.fromkeys(int(line["n"]) for line in lines)) == [1, 2, 3, 4]  # closing redraws the last
+    for line in lines:
+        n = int(line["n"])
+        assert line["total"] == "4" and line["unit"] == "trial" and float(line["rate"]) == pytest.approx(2.0)
+        assert line["eta"] == minutes_seconds(0.5 * (4 - n))
+    assert float(lines[-1]["best"]) == pytest.approx(result.best_value, abs=1e-4)
+
+    run_tuning(dataclasses.replace(config, study_dir=config.study_dir.parent / "quiet", progress=False))
+    assert progress_lines(capsys.readouterr().err, "tune knn") == []
