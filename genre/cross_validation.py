@@ -172,13 +172,17 @@ def summarize(plan: dict, results: list[tuple[Fold, dict]]) -> dict:
     return summary
 
 
+def mean_text(s: dict, percent: bool) -> str:
+    """A summary's {mean, std, interval} as "mean ± sd [low, high]", in percent or as a fraction."""
+    low, high = s["interval"]
+    if percent:
+        return f"{100 * s['mean']:.1f}% ± {100 * s['std']:.1f} [{100 * low:.1f}, {100 * high:.1f}]"
+    return f"{s['mean']:.3f} ± {s['std']:.3f} [{low:.3f}, {high:.3f}]"
+
+
 def summary_text(summary: dict) -> str:
     def mean_line(name: str, percent: bool) -> str:
-        s = summary[name]
-        low, high = s["interval"]
-        if percent:
-            return f"{100 * s['mean']:.1f}% ± {100 * s['std']:.1f} [{100 * low:.1f}, {100 * high:.1f}]"
-        return f"{s['mean']:.3f} ± {s['std']:.3f} [{low:.3f}, {high:.3f}]"
+        return mean_text(summary[name], percent)
 
     repeats = summary["repeats"]
     grouping = "artist-grouped" if summary["grouped_by_artist"] else "clip-level"

@@ -119,18 +119,23 @@ def test_first_steps_are_timed_on_the_real_data(prepared):
     assert batches["train"] >= 1 and batches["validation"] >= 1 and batches["scoring"] >= 2
 
 
-@pytest.mark.slow
-def test_a_budgeted_study_trains_the_allotted_epochs_and_reports_why(prepared, tmp_path):
-    tiny = {"*": {**TINY, "max_epochs": "3"}}
-    config = StudyConfig(
+def _budgeted_study(prepared, out, cap: int, seconds: float) -> StudyConfig:
+    """A study of one baseline and a tiny conv1d capped at `cap` epochs, within `seconds`."""
+    tiny = {"*": {**TINY, "max_epochs": str(cap)}}
+    return StudyConfig(
         data=prepared,
-        out=tmp_path,
+        out=out,
         baselines=("nb",),
         embedding_baselines=(),
         nets=("conv1d",),
         net_settings=tiny,
-        budget_seconds=3600.0,
+        budget_seconds=seconds,
     )
+
+
+@pytest.mark.slow
+def test_a_budgeted_study_trains_the_allotted_epochs_and_reports_why(prepared, tmp_path):
+    config = _budgeted_study(prepared, tmp_path, cap=3, seconds=3600.0)
     lines = []
     result = run_study(config, log=lines.append)
     planned = json.loads((tmp_path / "schedule.json").read_text())
@@ -157,16 +162,7 @@ def test_a_budgeted_study_trains_the_allotted_epochs_and_reports_why(prepared, t
 
 @pytest.mark.slow
 def test_a_budget_too_short_trains_the_minimum(prepared, tmp_path):
-    tiny = {"*": {**TINY, "max_epochs": "4"}}
-    config = StudyConfig(
-        data=prepared,
-        out=tmp_path,
-        baselines=("nb",),
-        embedding_baselines=(),
-        nets=("conv1d",),
-        net_settings=tiny,
-        budget_seconds=1.0,
-    )
+    config = _budgeted_study(prepared, tmp_path, cap=4, seconds=1.0)
     result = run_study(config, log=lambda line: None)
     assert result.schedule.epochs("conv1d") == 2 and not result.schedule.fits
     assert json.loads((tmp_path / "runs" / "conv1d" / "metrics.json").read_text())["epochs"] == 2

@@ -115,12 +115,10 @@ def _test_cells(metrics: dict) -> list[str]:
 def _fold_means(cv: dict) -> list[str]:
     """Validation and test cells of a cross-validation: mean ± sd over its folds, the mean's interval."""
 
+    from genre.cross_validation import mean_text
+
     def cell(name: str, percent: bool) -> str:
-        s = cv[name]
-        low, high = s["interval"]
-        if percent:
-            return f"{100 * s['mean']:.1f}% ± {100 * s['std']:.1f} [{100 * low:.1f}, {100 * high:.1f}]"
-        return f"{s['mean']:.3f} ± {s['std']:.3f} [{low:.3f}, {high:.3f}]"
+        return mean_text(cv[name], percent)
 
     folds = f"{cv['k']} folds" + (f" × {cv['repeats']}" if cv["repeats"] > 1 else "")
     clips = f"{cv['clips']} ({folds})"

@@ -330,8 +330,11 @@ PREPARE_OPTIONS = ["--raw-windows", "3", "--raw-window-length", "2000", "--shard
 PREPARE_OPTIONS += ["--workers", "1", "--quiet"]
 
 # Run as a child process: a file-size limit that makes writes past 16 KB fail, as a full disk would.
+# It writes no bytecode: under the limit a .pyc would be cut short, and later imports of it fail.
 FULL_DISK = """
-import resource, signal, sys
+import sys
+sys.dont_write_bytecode = True
+import resource, signal
 signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a failed write, not a killed process
 resource.setrlimit(resource.RLIMIT_FSIZE, (16384, resource.getrlimit(resource.RLIMIT_FSIZE)[1]))
 from genre.cli import main
@@ -354,7 +357,8 @@ def test_a_full_disk_is_one_error_and_the_rerun_resumes(tmp_path, capsys):
         Path(path).write_bytes(b"")
     out, reference = tmp_path / "data", tmp_path / "reference"
     args = _prepare_args(root, out) + PREPARE_OPTIONS
-    full = subprocess.run([sys.executable, "-c", FULL_DISK, *args], cwd=ROOT, capture_output=True, text=True)
+    env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
+    full = subprocess.run([sys.executable, "-c", FULL_DISK, *args], cwd=ROOT, capture_output=True, text=True, env=env)
     assert full.returncode == 2, full.stderr[-3000:]
     last = full.stderr.strip().splitlines()[-1]
     assert re.fullmatch(
