@@ -13,6 +13,7 @@ from genre.study import NETS, StudyConfig, run_study
 from tests.train.conftest import TINY
 
 
+@pytest.mark.slow
 def test_demo_quick_runs_the_whole_study(tmp_path, capsys, monkeypatch):
     monkeypatch.setenv("GENRE_CACHE", str(tmp_path / "empty-cache"))  # no musicnn weights: left out, and said
     out = tmp_path / "demo"
