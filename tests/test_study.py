@@ -15,7 +15,14 @@ from tests.train.conftest import TINY
 
 @pytest.mark.slow
 def test_demo_quick_runs_the_whole_study(tmp_path, capsys, monkeypatch):
+    from genre.models.mobilenet import imagenet_weights_path
+
     monkeypatch.setenv("GENRE_CACHE", str(tmp_path / "empty-cache"))  # no musicnn weights: left out, and said
+    # An ImageNet base in Keras's cache is for the full demo: the quick one's small images have none.
+    (tmp_path / "keras-home").mkdir()
+    monkeypatch.setattr("keras.src.backend.config._KERAS_DIR", str(tmp_path / "keras-home"))
+    imagenet_weights_path(0.35).parent.mkdir(parents=True)
+    imagenet_weights_path(0.35).write_bytes(b"never read by the quick demo")
     out = tmp_path / "demo"
     assert main(["demo", "--quick", "--out", str(out), "--quiet", "--no-fetch-weights"]) == 0
     printed = capsys.readouterr().out
