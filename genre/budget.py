@@ -24,6 +24,7 @@ which reproduces it.
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import math
 import statistics
@@ -203,7 +204,7 @@ class Planner:
             left = self.deadline - self.clock()
             factor = self.slowdown
             pending = [
-                Job(j.name, NetCost(j.cost.fixed * factor, j.cost.epoch * factor), j.min_epochs, j.max_epochs, j.runs)
+                dataclasses.replace(j, cost=NetCost(j.cost.fixed * factor, j.cost.epoch * factor))
                 for j in self.jobs
                 if j.name not in self.allotted
             ]

@@ -100,6 +100,18 @@ def test_planner_allots_each_net_from_the_time_left_and_corrects_for_a_slower_ma
     assert [j.name for j in schedule.jobs] == ["a", "b"] and schedule.took == {"a": 100.0}
 
 
+def test_the_planner_leaves_out_an_optional_job_whose_minimum_no_longer_fits(tmp_path):
+    net = Job("net", NetCost(fixed=0.0, epoch=10.0), min_epochs=2, max_epochs=10)
+    tuning = Job("tune-net", NetCost(fixed=0.0, epoch=10.0), min_epochs=2, max_epochs=2, runs=4, optional=True)
+    clock = Clock()
+    planner = Planner([net, tuning], budget_seconds=200.0, left_seconds=200.0, path=tmp_path / "s.json", clock=clock)
+    assert planner.epochs("net") == 10  # 100 s, and the study's minimum of 80 s still fits after it
+    clock.now = 150.0  # the net took longer: 50 s left cannot pay the study's 80 s
+    planner.finished("net", 150.0)
+    assert planner.epochs("tune-net") == 0
+    assert planner.allotted["tune-net"].reason.startswith("left out") and planner.schedule().fits
+
+
 def test_cost_counts_compilation_once_and_every_batch_of_an_epoch():
     times = StepTimes(build=1.0, first_train=5.0, train_step=0.5, first_eval=2.0, eval_step=0.1)
     cost = net_cost(times, {"train": 10, "validation": 3, "scoring": 6}, bn_update_batches=32)
