@@ -36,6 +36,13 @@ DEMO_NETS = {
     "musicnn": {"max_epochs": "4", "fine_tune_epochs": "0"},
 }
 DEMO_MOBILENET_ALPHA = 0.35
+# The demo's inputs are smaller than the study's (224 x 224 images, 8 windows a clip): at 128 x 128
+# an epoch of MobileNetV2 or melcnn costs about a third, and 4 windows halve conv1d's, so every net gets
+# the epochs it needs to learn within the budget, also on JAX, whose convolutions on CPU are 3 to 6 times
+# slower than TensorFlow's. 128 rows is a size Keras publishes ImageNet weights for.
+DEMO_MEL = MelConfig(n_mels=128, frames=128)
+DEMO_RAW = RawConfig(window_length=10000, windows=4)
+DEMO_MOBILENET_ROWS = DEMO_MEL.frames
 QUICK_NETS = {
     "*": {"tensorboard": "false", "max_epochs": "1", "batch_size": "16"},
     "conv1d": {"filters": "16,16", "dense_units": "16"},
@@ -67,11 +74,13 @@ class DemoConfig:
             "MobileNetV2's ImageNet base, it trains from scratch)"
         },
     )
+    # 8.5 so that the README's first command, the install's minute or so included, ends within 10.
     budget: float = field(
-        default=10.0,
+        default=8.5,
         metadata={
-            "help": "minutes the whole demo may take: the nets' epochs are allotted to fit (0: each net "
-            "trains its cap; ignored with --quick)"
+            "help": "minutes the whole demo may take (default 8.5: with the install, the README's first "
+            "command ends within 10): the nets' epochs are allotted to fit (0: each net trains its cap; "
+            "ignored with --quick)"
         },
     )
 
@@ -89,7 +98,7 @@ class DemoConfig:
     def features(self) -> FeatureConfig:
         audio = AudioConfig(duration=self.clip_seconds)
         if not self.quick:
-            return FeatureConfig(kinds=FEATURE_KINDS, audio=audio)
+            return FeatureConfig(kinds=FEATURE_KINDS, audio=audio, raw=DEMO_RAW, mel=DEMO_MEL)
         small = {"raw": RawConfig(window_length=4000, windows=4), "mel": MelConfig(64, 64)}
         return FeatureConfig(kinds=FEATURE_KINDS, audio=audio, **small)
 
@@ -135,12 +144,15 @@ def _with_mobilenet(settings: dict[str, dict[str, str]], log) -> dict[str, dict[
     """MobileNetV2 on its ImageNet base when Keras has it cached, else from scratch; logs which."""
     from genre.models.mobilenet import imagenet_weights_path
 
-    path = imagenet_weights_path(DEMO_MOBILENET_ALPHA)
+    path = imagenet_weights_path(DEMO_MOBILENET_ALPHA, DEMO_MOBILENET_ROWS)
     if path.is_file():
         log(f"mobilenet: the ImageNet base cached at {path}, frozen; its head trains")
         weights = "imagenet"
     else:
-        log("mobilenet: trained from scratch (no ImageNet base cached: `genre weights fetch mobilenet --alpha 0.35`)")
+        log(
+            "mobilenet: trained from scratch (no ImageNet base cached: "
+            f"`genre weights fetch mobilenet --alpha {DEMO_MOBILENET_ALPHA} --rows {DEMO_MOBILENET_ROWS}`)"
+        )
         weights = "none"
     return {**settings, "mobilenet": {**settings["mobilenet"], "weights": weights}}
 
@@ -152,11 +164,14 @@ def fetch_imagenet_base(log=print) -> bool:
     from genre.models.mobilenet import imagenet_weights_path
     from genre.weights.mobilenet import fetch_mobilenet
 
-    if imagenet_weights_path(DEMO_MOBILENET_ALPHA).is_file():
+    if imagenet_weights_path(DEMO_MOBILENET_ALPHA, DEMO_MOBILENET_ROWS).is_file():
         return True
-    log(f"fetching MobileNetV2's ImageNet weights (alpha {DEMO_MOBILENET_ALPHA}) once, into Keras's cache")
+    log(
+        f"fetching MobileNetV2's ImageNet weights (alpha {DEMO_MOBILENET_ALPHA}, {DEMO_MOBILENET_ROWS} rows) "
+        "once, into Keras's cache"
+    )
     try:
-        fetch_mobilenet(DEMO_MOBILENET_ALPHA)
+        fetch_mobilenet(DEMO_MOBILENET_ALPHA, DEMO_MOBILENET_ROWS)
     except (FileNotFoundError, ValueError) as err:
         log(f"could not fetch them, MobileNetV2 trains from scratch: {err}")
         return False

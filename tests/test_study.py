@@ -134,7 +134,7 @@ def test_study_fits_baselines_on_musicnn_embeddings(musicnn_prepared, musicnn_ca
 
 def test_the_demo_uses_a_cached_imagenet_base_and_fetches_it_once_otherwise(tmp_path, monkeypatch):
     import genre.weights.mobilenet as weights
-    from genre.demo import DEMO_MOBILENET_ALPHA, DEMO_NETS, _with_mobilenet, fetch_imagenet_base
+    from genre.demo import DEMO_MOBILENET_ALPHA, DEMO_MOBILENET_ROWS, DEMO_NETS, _with_mobilenet, fetch_imagenet_base
     from genre.models.mobilenet import imagenet_weights_path
 
     home = tmp_path / "keras-home"
@@ -143,20 +143,21 @@ def test_the_demo_uses_a_cached_imagenet_base_and_fetches_it_once_otherwise(tmp_
     asked, lines = [], []
 
     def offline(alpha, rows=224, file=None, **kwargs):
-        asked.append(alpha)
+        asked.append((alpha, rows))
         raise FileNotFoundError("could not download (no network)")
 
     monkeypatch.setattr(weights, "fetch_mobilenet", offline)
     assert fetch_imagenet_base(lines.append) is False
-    assert asked == [DEMO_MOBILENET_ALPHA] and "trains from scratch" in lines[-1]
+    assert asked == [(DEMO_MOBILENET_ALPHA, DEMO_MOBILENET_ROWS)] and "trains from scratch" in lines[-1]
     assert _with_mobilenet(DEMO_NETS, lines.append)["mobilenet"]["weights"] == "none"
     assert "trained from scratch" in lines[-1]
 
-    path = imagenet_weights_path(DEMO_MOBILENET_ALPHA)
+    path = imagenet_weights_path(DEMO_MOBILENET_ALPHA, DEMO_MOBILENET_ROWS)
     path.parent.mkdir(parents=True)
     path.write_bytes(b"cached")
     lines.clear()
-    assert fetch_imagenet_base(lines.append) is True and asked == [DEMO_MOBILENET_ALPHA] and lines == []
+    assert fetch_imagenet_base(lines.append) is True and lines == []
+    assert asked == [(DEMO_MOBILENET_ALPHA, DEMO_MOBILENET_ROWS)]
     settings = _with_mobilenet(DEMO_NETS, lines.append)["mobilenet"]
     assert settings["weights"] == "imagenet" and settings["alpha"] == str(DEMO_MOBILENET_ALPHA)
     assert str(path) in lines[-1] and DEMO_NETS["mobilenet"].get("weights") is None  # the table is not changed
