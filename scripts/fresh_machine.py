@@ -44,7 +44,7 @@ def readme_command(readme: Path) -> str:
     return lines[0]
 
 
-def run_fresh(backend: str, command: str, pip_cache: Path | None) -> dict:
+def run_fresh(backend: str, command: str, pip_cache: Path | None, extra_env: dict[str, str]) -> dict:
     with tempfile.TemporaryDirectory(prefix=f"genre-fresh-{backend}-") as tmp:
         tmp = Path(tmp)
         clone = tmp / "genre"
@@ -55,6 +55,7 @@ def run_fresh(backend: str, command: str, pip_cache: Path | None) -> dict:
         env |= {"HOME": str(home), "KERAS_BACKEND": backend, "PYTHONUNBUFFERED": "1"}
         if pip_cache is not None:
             env["PIP_CACHE_DIR"] = str(pip_cache)
+        env |= extra_env
         lines: list[tuple[float, str]] = []
         started = time.monotonic()
         process = subprocess.Popen(
@@ -62,7 +63,8 @@ def run_fresh(backend: str, command: str, pip_cache: Path | None) -> dict:
         )
         assert process.stdout is not None
         peak = {"rss_mb": 0.0, "after": ""}
-        sampler = threading.Thread(target=_sample_memory, args=(process, peak, lines), daemon=True)
+        line_rss: dict[int, float] = {}  # line index -> largest resident set while it was the last line
+        sampler = threading.Thread(target=_sample_memory, args=(process, peak, lines, line_rss), daemon=True)
         sampler.start()
         for raw in iter(process.stdout.readline, b""):
             for part in raw.decode(errors="replace").replace("\r", "\n").splitlines():
@@ -70,7 +72,10 @@ def run_fresh(backend: str, command: str, pip_cache: Path | None) -> dict:
                     lines.append((time.monotonic() - started, part))
         returncode = process.wait()
         total = time.monotonic() - started
-        (tmp / "output.txt").write_text("\n".join(f"{t:8.1f} {line}" for t, line in lines))
+        (tmp / "output.txt").write_text(
+            "seconds  RSS MB  line (RSS: the largest resident set of one process while the line was the last)\n"
+            + "\n".join(f"{t:8.1f} {line_rss.get(i, 0.0):7.0f} {line}" for i, (t, line) in enumerate(lines))
+        )
         log = Path(tempfile.gettempdir()) / f"genre-fresh-{backend}.log"
         log.write_text((tmp / "output.txt").read_text())
     installed = next((t for t, line in lines if line.startswith("Successfully installed")), None)
@@ -88,15 +93,18 @@ def run_fresh(backend: str, command: str, pip_cache: Path | None) -> dict:
     }
 
 
-def _sample_memory(process: subprocess.Popen, peak: dict, lines: list) -> None:
-    """Keeps in `peak` the largest resident set of one process of `process`'s tree, and the line then."""
+def _sample_memory(process: subprocess.Popen, peak: dict, lines: list, line_rss: dict) -> None:
+    """Keeps in `peak` the largest resident set of one process of `process`'s tree, and the line then;
+    in `line_rss`, the largest seen while each output line was the last (memory by stage)."""
     while process.poll() is None:
+        last = len(lines) - 1
         for pid in _tree(process.pid):
             try:
                 status = Path(f"/proc/{pid}/status").read_text()
             except OSError:
                 continue
             rss = next((int(line.split()[1]) / 1024 for line in status.splitlines() if line.startswith("VmRSS:")), 0.0)
+            line_rss[last] = max(line_rss.get(last, 0.0), rss)
             if rss > peak["rss_mb"]:
                 peak["rss_mb"], peak["after"] = rss, lines[-1][1] if lines else ""
         time.sleep(0.5)
@@ -124,15 +132,21 @@ def main() -> int:
     parser.add_argument("--pip-cache", type=Path, help="reuse this pip cache (default: a cold one)")
     parser.add_argument("--out", type=Path, help="write the figures here as JSON")
     parser.add_argument("--command", help="run this instead of the README's first command (to try the script)")
+    parser.add_argument(
+        "--env", action="append", default=[], metavar="KEY=VALUE", help="set this in the command's environment"
+    )
     args = parser.parse_args()
     command = args.command or readme_command(REPO / "README.md")
+    extra_env = dict(item.split("=", 1) for item in args.env)
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True)
     print(f"README's first command: {command}")
+    if extra_env:
+        print(f"environment: {extra_env}")
     print(f"commit {commit.stdout.strip()}, {platform.processor() or platform.machine()}, {os.cpu_count()} cores")
     results = []
     for backend in args.backend or ["tensorflow", "jax"]:
         load = os.getloadavg()[0]
-        result = run_fresh(backend, command, args.pip_cache) | {"load_before": round(load, 2)}
+        result = run_fresh(backend, command, args.pip_cache, extra_env) | {"load_before": round(load, 2)}
         results.append(result)
         print(
             f"\n{backend}: exit {result['returncode']}, total {result['total_seconds'] / 60:.1f} min "
