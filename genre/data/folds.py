@@ -157,12 +157,14 @@ def _check_enough(genre: np.ndarray, group: np.ndarray | None, k: int) -> None:
         )
 
 
-def manifest_folds(manifest: Manifest, *, k: int, repeats: int = 1, seed: int) -> list[Fold]:
-    """The folds of a prepared data set's clips (its manifest's clip table, every split folder pooled),
-    grouped by artist when every clip has an artist id."""
-    clips = manifest.clips
+def manifest_folds(
+    manifest: Manifest, *, k: int, repeats: int = 1, seed: int, splits: Sequence[str] = SPLITS
+) -> list[Fold]:
+    """The folds of a prepared data set's clips (its manifest's clip table, the split folders in `splits`
+    pooled: every one by default), grouped by artist when every clip has an artist id."""
+    clips = [c for c in manifest.clips if c["split"] in splits]
     if not clips:
-        raise ValueError("the manifest lists no clips; prepare the data set again")
+        raise ValueError(f"the manifest lists no clips in the splits {list(splits)}; prepare the data set again")
     groups = [c["artist_id"] for c in clips] if manifest.has_artists else None
     return make_folds(
         [c["track_id"] for c in clips], [c["genre"] for c in clips], k=k, repeats=repeats, seed=seed, groups=groups
