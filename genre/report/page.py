@@ -34,14 +34,15 @@ COLUMNS = (
 METHOD_NOTE = (
     "Intervals are 95%: accuracy by the exact Clopper-Pearson binomial interval, macro-F1 by a percentile "
     "bootstrap over test clips (2000 resamples, fixed seed). *vs best* compares each model with the one "
-    f"ranked first by validation accuracy on the same test clips (exact McNemar test); *tie*: p >= {ALPHA}, "
-    "the data cannot separate the two."
+    f"ranked first by validation accuracy on the test clips both were scored on (exact McNemar test; when "
+    f"that is fewer than either's own, the cell says how many); *tie*: p >= {ALPHA}, the data cannot "
+    "separate the two."
 )
 CV_NOTE = (
     "Rows marked *K-fold CV* give the mean ± standard deviation over their folds (validation and test), "
     "with the 95% interval of the mean by the corrected resampled t (Nadeau and Bengio); their test clips "
-    "are every clip of the data, tested once per repeat; *vs best* pairs them only with runs tested on the "
-    "same folds' clips."
+    "are every clip of the data, tested once per repeat; *vs best* pairs them by their first repeat's "
+    "out-of-fold predictions (each clip predicted once, by the fold that held it out)."
 )
 FOLD_COLUMNS = (
     "model",

@@ -169,7 +169,8 @@ def test_a_cross_validation_is_one_row_of_means_and_its_folds_are_listed(prepare
     assert cells[5].startswith(f"{summary['test_macro_f1']['mean']:.3f} ± {summary['test_macro_f1']['std']:.3f}")
     assert cells[6] == "32 (3 folds)"
     other = next(row for row in table if row.startswith("| logreg |"))
-    assert "not compared (other test clips)" in cv_row + other
+    # Paired on the stored test clips, which the cross-validation predicted out of fold too.
+    assert _shared_clips_cell(report.records, runs / "cv-logreg") in cv_row + other
     folds = [line for line in report.markdown.splitlines() if line.startswith("| logreg (3-fold CV) | 1 |")]
     assert len(folds) == 3
     for line, fold in zip(folds, summary["folds"], strict=True):
@@ -181,6 +182,31 @@ def test_a_cross_validation_is_one_row_of_means_and_its_folds_are_listed(prepare
     (unfinished / rd.CV_SUMMARY).unlink()
     assert main(["report", str(unfinished), "--out", str(tmp_path / "r")]) == 2
     assert f"{unfinished}: holds no finished run" in capsys.readouterr().err
+
+
+def _shared_clips_cell(records, cv_run) -> str:
+    """The *vs best* cell of the second of two records, one a cross-validation, recomputed from the runs'
+    own files: McNemar's exact test on the clips both tested, the cross-validation's first repeat."""
+    from scipy.stats import binomtest
+
+    def correct_by_track(run) -> dict[int, bool]:
+        p = json.loads((run / "metrics.json").read_text())["test"]["predictions"]
+        return {t: y == q for t, y, q in zip(p["track_id"], p["label"], p["predicted"], strict=True)}
+
+    folds = json.loads((cv_run / "cv.json").read_text())["folds"]
+    out_of_fold = {}
+    for fold in folds:
+        if fold["repeat"] == 0:
+            out_of_fold |= correct_by_track(cv_run / fold["run"])
+    best, second = records
+    stored = correct_by_track((second if best.cross_validation else best).path)
+    mine, theirs = (stored, out_of_fold) if best.cross_validation else (out_of_fold, stored)
+    shared = sorted(stored)
+    b = sum(mine[t] and not theirs[t] for t in shared)
+    c = sum(theirs[t] and not mine[t] for t in shared)
+    p = 1.0 if b + c == 0 else binomtest(b, b + c).pvalue
+    verdict = "tie" if p >= 0.05 else ("better" if b > c else "worse")
+    return f"| {verdict} (p={p:.2g}, {len(shared)} shared clips) |"
 
 
 def _cells(markdown: str, label: str) -> dict[str, str]:
