@@ -63,6 +63,7 @@ class Figures:
     accuracy_cost: str
     confusion: dict[str, str]  # run label -> file
     curves: dict[str, str]
+    per_genre_f1_folds: str | None = None  # cross-validations' per-genre F1 over folds, when there are any
 
 
 def table_rows(records: list[RunRecord]) -> list[list[str]]:
@@ -222,6 +223,9 @@ def html_page(
         parts.append(_html_table(SCHEDULE_COLUMNS, schedule_rows(schedule, records), "schedule"))
     parts.append("<h2>Per genre and per cost</h2>")
     parts.append(_figure(figures.per_genre_f1, "F1 per genre and model, test split"))
+    if figures.per_genre_f1_folds is not None:
+        caption = "F1 per genre of each cross-validation: mean over folds, error bars ± one standard deviation"
+        parts.append(_figure(figures.per_genre_f1_folds, caption))
     parts.append(_figure(figures.accuracy_cost, "Test accuracy against training time"))
     parts.append("<h2>Confusion matrices (test split)</h2>")
     parts.append('<div class="grid">')

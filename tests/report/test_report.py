@@ -298,3 +298,36 @@ def test_cli_report_on_a_run_whose_metrics_lack_test_names_it(report_runs, tmp_p
     assert main(["report", str(run), "--out", str(tmp_path / "r")]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and f"{run}: has no test metrics" in err and "Traceback" not in err
+
+
+def test_the_figures_show_a_cross_validations_spread_over_folds(cv_report_runs, tmp_path):
+    from sklearn.metrics import f1_score
+
+    from genre.report.figures import cost_point, fold_f1
+
+    report = build_report([cv_report_runs], tmp_path / "report")
+    cv, stored = sorted(report.records, key=lambda r: r.cross_validation is None)
+    summary = json.loads((cv_report_runs / "cv-logreg" / "cv.json").read_text())
+    # Per-genre F1 over all six folds (two repeats), recomputed from each fold's own predictions.
+    per_fold = []
+    for fold in summary["folds"]:
+        p = json.loads((cv_report_runs / "cv-logreg" / fold["run"] / "metrics.json").read_text())["test"]
+        p = p["predictions"]
+        per_fold.append(
+            f1_score(p["label"], p["predicted"], labels=range(len(cv.genres)), average=None, zero_division=0)
+        )
+    mean, sd = fold_f1(cv)
+    assert len(per_fold) == 6
+    np.testing.assert_allclose(mean, np.mean(per_fold, axis=0))
+    np.testing.assert_allclose(sd, np.std(per_fold, axis=0, ddof=1))
+    # Accuracy against cost: the fold mean with the interval of the mean, as in the table; a run's own interval.
+    assert cost_point(cv)[1:] == (summary["test_accuracy"]["mean"], *summary["test_accuracy"]["interval"])
+    assert cost_point(stored)[1:] == (stored.metrics["test"]["accuracy"], *stored.metrics["test"]["accuracy_interval"])
+    folds_figure = report.out / "figures" / "per-genre-f1-folds.png"
+    assert folds_figure in report.figures and folds_figure.read_bytes()[:8] == PNG_SIGNATURE
+    assert np.ptp(imread(folds_figure)[..., :3]) > 0.5
+    assert 'src="figures/per-genre-f1-folds.png"' in report.html.read_text()
+    # Without a cross-validation there is no spread to show, and no such figure.
+    plain = build_report([cv_report_runs / "nb"], tmp_path / "plain")
+    assert not (plain.out / "figures" / "per-genre-f1-folds.png").exists()
+    assert "per-genre-f1-folds" not in plain.html.read_text()
