@@ -149,6 +149,10 @@ def run_study(
     started = time.monotonic()
     runs_dir = Path(config.out) / "runs"
     plan = plan_study(config, read_manifest(config.data).shape)
+    if config.folds is not None and config.tune_trials:
+        from genre.data.folds import tuning_folds
+
+        tuning_folds(config.data, config.folds)  # too few clips fails the study now, not after every model
     for reason in plan.not_run:
         log(f"not run: {reason}")
     baselines = [(name, "handcrafted", name) for name in config.baselines]

@@ -256,3 +256,12 @@ def test_a_cross_validated_studys_tuning_is_on_folds_and_its_refit_is_paired_wit
     cells = [row[COLUMNS.index("vs best (McNemar)")].strip() for row in rows if len(row) == len(COLUMNS)][2:]
     assert sorted(cells)[0] == "best", cells
     assert re.fullmatch(r"(tie|better|worse) \(p=[\d.e-]+, 8 shared clips\)", sorted(cells)[1]), cells
+
+
+def test_a_study_too_small_to_tune_on_its_folds_stops_before_any_model_trains(prepared, tmp_path):
+    config = StudyConfig(
+        data=prepared, out=tmp_path, baselines=("nb",), embedding_baselines=(), nets=(), folds=4, tune_trials={"nb": 2}
+    )
+    with pytest.raises(ValueError, match=r"--folds 4 over the clips outside the test split: .*too few"):
+        run_study(config, log=lambda line: None, tune=lambda study, log: [])
+    assert not (tmp_path / "runs").exists()

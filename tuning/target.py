@@ -6,7 +6,7 @@ file's `[search_space]` table; a setting given by `--set` is fixed and leaves th
 `Target.config_for(params)` is the configuration of one trial; `Target.estimator` (`genre.estimators`)
 trains it in a run directory and returns its metrics, the same way for a net and a baseline.
 
-With `folds`, `Target.folds` holds the K folds every trial trains on (`tuning_folds`): drawn from the
+With `folds`, `Target.folds` holds the K folds every trial trains on (`genre.data.folds.tuning_folds`): from the
 clips of the stored train and validation splits only, so tuning never sees a test clip and the
 refit is still scored once on the stored test split. Each fold trains on its training part and is
 scored on its validation part; its held-out part (`Fold.test`) is read by no trial.
@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from genre.data.folds import Fold
+from genre.data.folds import Fold, tuning_folds
 from genre.estimators import Estimator, estimator_for
 from genre.search_space import Choice, FloatParam, IntParam, SearchSpace, narrow
 from genre.train.config import apply_overrides, read_toml
@@ -63,22 +63,8 @@ def resolve_target(config: TuneConfig) -> Target:
     space = {name: param for name, param in space.items() if name not in config.overrides}
     for name, param in space.items():  # an unknown or ill-typed name fails now, not in every trial
         apply_overrides(base, {name: _example(param)}, origin=f"search space of {config.model}")
-    folds = tuning_folds(estimator.data(base), config.folds, config.fold_seed) if config.folds else ()
+    folds = tuple(tuning_folds(estimator.data(base), config.folds, config.fold_seed)) if config.folds else ()
     return Target(model=config.model, estimator=estimator, base=base, space=space, folds=folds)
-
-
-def tuning_folds(data: Path, k: int, seed: int | None = None) -> tuple[Fold, ...]:
-    """K folds of the data set's train and validation clips (seeded by `seed`, else the data's own), the
-    stored test split left out: `genre.data.folds` stratifies them by genre and groups them by artist."""
-    from genre.data.folds import manifest_folds
-    from genre.data.manifest import read_manifest
-
-    manifest = read_manifest(data)
-    seed = manifest.seed if seed is None else seed
-    try:
-        return tuple(manifest_folds(manifest, k=k, seed=seed, splits=("train", "validation")))
-    except ValueError as err:
-        raise ValueError(f"{data}: --folds {k} over the clips outside the test split: {err}") from None
 
 
 def _example(param) -> Any:

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -169,3 +170,17 @@ def manifest_folds(
     return make_folds(
         [c["track_id"] for c in clips], [c["genre"] for c in clips], k=k, repeats=repeats, seed=seed, groups=groups
     )
+
+
+def tuning_folds(data: str | Path, k: int, seed: int | None = None) -> list[Fold]:
+    """K folds of a prepared data set's train and validation clips, its test split left out (seeded by
+    `seed`, else the data set's own): what a tuning study scores its trials on, so that no trial sees a
+    test clip. A ValueError naming the data set when those clips are too few for k folds."""
+    from genre.data.manifest import read_manifest
+
+    manifest = read_manifest(data)
+    seed = manifest.seed if seed is None else seed
+    try:
+        return manifest_folds(manifest, k=k, seed=seed, splits=("train", "validation"))
+    except ValueError as err:
+        raise ValueError(f"{data}: --folds {k} over the clips outside the test split: {err}") from None
