@@ -103,15 +103,20 @@ def test_too_few_clips_for_the_folds_is_a_one_line_error_naming_the_data(baselin
         resolve_target(baseline_study("knn", folds=4))
 
 
-def test_tune_command_takes_folds(baseline_study, capsys):
+def test_tune_command_takes_folds_and_refits_on_the_stored_splits(baseline_study, prepared, capsys):
     from genre.cli import main
     from tests.tuning.conftest import tune_arguments
 
     config = baseline_study("knn", trials=1)
-    assert main([*tune_arguments(config), "--folds", "3", "--fold-seed", "5", "--quiet"]) == 0
+    assert main([*tune_arguments(config), "--folds", "3", "--fold-seed", "5", "--refit", "--quiet"]) == 0
     (trial,) = _trials(TuneConfig(**{**config.__dict__, "folds": 3, "fold_seed": 5}))
     assert len(trial.user_attrs["fold_values"]) == 3
     assert json.loads((config.study_dir / "study.json").read_text())["best_value"] == pytest.approx(trial.value)
+    # The refit trains on the stored train split and is scored once on the stored test split.
+    refit = RunDir(config.study_dir / "refit").metrics()
+    assert refit["tuning"]["folds"] == 3 and refit["tuning"]["best_value"] == pytest.approx(trial.value)
+    test_split = sorted(c["track_id"] for c in read_manifest(prepared).clips if c["split"] == "test")
+    assert sorted(refit["test"]["predictions"]["track_id"]) == test_split
 
 
 @pytest.mark.slow
