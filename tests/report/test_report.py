@@ -331,3 +331,32 @@ def test_the_figures_show_a_cross_validations_spread_over_folds(cv_report_runs, 
     plain = build_report([cv_report_runs / "nb"], tmp_path / "plain")
     assert not (plain.out / "figures" / "per-genre-f1-folds.png").exists()
     assert "per-genre-f1-folds" not in plain.html.read_text()
+
+
+def test_pairs_are_scored_on_the_clips_both_runs_tested_matched_by_track_id(cv_report_runs):
+    from dataclasses import replace
+
+    from genre.report.compare import versus_best
+    from genre.report.runs import read_run
+
+    record = read_run(cv_report_runs / "nb")
+
+    def scored(ids, correct) -> object:
+        labels = [1] * len(ids)
+        predictions = {"track_id": list(ids), "label": labels, "predicted": [1 if c else 0 for c in correct]}
+        return replace(
+            record, metrics={**record.metrics, "test": {**record.metrics["test"], "predictions": predictions}}
+        )
+
+    best = scored(range(20), [True] * 20)
+    # Wrong on the 20 clips the best tested, right on 10 others; listed in another order.
+    other = scored([*range(29, 19, -1), *range(19, -1, -1)], [True] * 10 + [False] * 20)
+    apart = scored(range(100, 120), [True] * 20)
+    same = scored(range(19, -1, -1), [True] * 19 + [False])
+    versus = versus_best([best, other, apart, same])
+    assert [v.text() for v in versus] == [
+        "best",
+        "worse (p=1.9e-06, 20 shared clips)",
+        "not compared (no test clip in common)",
+        "tie (p=1)",
+    ]
