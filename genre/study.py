@@ -10,7 +10,8 @@ Every model's settings are checked (weight files and all) before the first model
 missing file fails the study in its first second, not after an hour of other models. With
 `folds`, every model is cross-validated instead (`genre.cross_validation`: each run directory holds
 one run per fold and `cv.json`), on the same folds, so the report can pair them; tuning, when given,
-still works on the stored splits. With
+scores each trial by its mean validation metric over folds of the clips outside the stored test
+split, and its refit is scored on that test split. With
 `skip_missing_weights` (the demo) such models are left out instead, and the report says so.
 """
 
@@ -148,6 +149,10 @@ def run_study(
     started = time.monotonic()
     runs_dir = Path(config.out) / "runs"
     plan = plan_study(config, read_manifest(config.data).shape)
+    if config.folds is not None and config.tune_trials:
+        from genre.data.folds import tuning_folds
+
+        tuning_folds(config.data, config.folds)  # too few clips fails the study now, not after every model
     for reason in plan.not_run:
         log(f"not run: {reason}")
     baselines = [(name, "handcrafted", name) for name in config.baselines]

@@ -150,3 +150,41 @@ def test_fit_command_with_folds_trains_a_net_on_every_fold(prepared, tmp_path, c
     assert main(["fit", "--model", "conv1d", *settings, "--run-dir", str(run), "--folds", "3", "--fold-seed", "4"]) == 0
     assert "fold 2/3: resuming in" in capsys.readouterr().out
     assert sorted(fold_run.metrics()["test"]["predictions"]["track_id"]) == fold_run.fold().test.tolist()
+
+
+@pytest.mark.slow
+def test_a_baseline_on_musicnn_embeddings_cross_validates_on_every_clip(
+    musicnn_prepared, musicnn_cache, tmp_path, monkeypatch
+):
+    from genre.baselines.fit import load_features
+    from genre.data.pipeline import track_ids
+    from genre.models.musicnn_embeddings import musicnn_embeddings
+
+    monkeypatch.setenv("GENRE_CACHE", str(musicnn_cache))
+    config = apply_overrides(
+        default_baseline_config("svm"), {"data": str(musicnn_prepared), "features": "musicnn_embeddings"}
+    )
+    run = tmp_path / "svm-musicnn_embeddings"
+    summary = cross_validate(estimator_for("svm"), config, run, CVConfig(k=3), log=lambda _: None)
+    manifest = read_manifest(musicnn_prepared)
+    genre_of = {c["track_id"]: manifest.genres.index(c["genre"]) for c in manifest.clips}
+    # Each clip's embedding, from the per-split (cached) embeddings the stored splits use.
+    embedding_of = {}
+    for split in manifest.shards:
+        x, _ = musicnn_embeddings(musicnn_prepared, split, config.run.embedding_layer, cache_dir=musicnn_cache)
+        embedding_of |= dict(zip(track_ids(musicnn_prepared, split).tolist(), x, strict=True))
+    tested = []
+    for f in range(3):
+        fold_run = RunDir(run).fold_run(f"r0-f{f}")
+        fold = fold_run.fold()
+        p = fold_run.metrics()["test"]["predictions"]
+        assert sorted(p["track_id"]) == fold.test.tolist()
+        assert p["label"] == [genre_of[t] for t in p["track_id"]]  # each prediction beside its own clip's genre
+        tested += p["track_id"]
+        x, y = load_features(musicnn_prepared, "train", "musicnn_embeddings", config.run.embedding_layer, fold)
+        ids = track_ids(musicnn_prepared, "train", fold).tolist()
+        assert sorted(ids) == fold.train.tolist()
+        np.testing.assert_array_equal(x, np.stack([embedding_of[t] for t in ids]))
+        assert y.tolist() == [genre_of[t] for t in ids]
+    assert sorted(tested) == sorted(genre_of) and summary["pooled_test_accuracy"][0]["clips"] == len(genre_of)
+    assert summary["model"] == "svm" and fold_run.metrics()["features"] == "musicnn_embeddings"

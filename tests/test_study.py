@@ -224,3 +224,45 @@ def test_a_study_killed_mid_net_resumes_it_and_keeps_finished_runs(prepared, tmp
     metrics = json.loads((net / "metrics.json").read_text())
     assert metrics["epochs"] == epochs and metrics["train_seconds"] > 1000
     assert "conv1d: resuming" in again.stdout and (tmp_path / "report" / "report.md").is_file()
+
+
+@pytest.mark.slow
+def test_a_cross_validated_studys_tuning_is_on_folds_and_its_refit_is_paired_with_every_row(prepared, tmp_path):
+    import optuna
+
+    from genre.report.page import COLUMNS
+    from tuning.in_study import tune_in_study
+
+    config = StudyConfig(
+        data=prepared,
+        out=tmp_path,
+        baselines=("nb",),
+        embedding_baselines=(),
+        nets=(),
+        folds=3,
+        tune_trials={"knn": 2},
+        tune_settings={"knn": {"pca_components": "0"}},
+        progress=False,
+    )
+    lines = []
+    result = run_study(config, log=lines.append, tune=tune_in_study)
+    study = optuna.load_study(study_name="tune-knn", storage=f"sqlite:///{tmp_path}/runs/tune-knn/study.db")
+    assert study.user_attrs["folds"] == 3
+    assert all(len(t.user_attrs["fold_values"]) == 3 for t in study.trials)
+    assert any(re.match(r"tuned knn: 2 trials .* \(mean over 3 folds\), refit test accuracy", line) for line in lines)
+    # The tuned refit (stored splits) and the cross-validation are paired on the stored test clips.
+    assert sorted(r.label for r in result.report.records) == ["knn (tuned)", "nb (3-fold CV)"]
+
+    rows = [line.strip("|").split(" | ") for line in result.report.markdown.splitlines()]
+    cells = [row[COLUMNS.index("vs best (McNemar)")].strip() for row in rows if len(row) == len(COLUMNS)][2:]
+    assert sorted(cells)[0] == "best", cells
+    assert re.fullmatch(r"(tie|better|worse) \(p=[\d.e-]+, 8 shared clips\)", sorted(cells)[1]), cells
+
+
+def test_a_study_too_small_to_tune_on_its_folds_stops_before_any_model_trains(prepared, tmp_path):
+    config = StudyConfig(
+        data=prepared, out=tmp_path, baselines=("nb",), embedding_baselines=(), nets=(), folds=4, tune_trials={"nb": 2}
+    )
+    with pytest.raises(ValueError, match=r"--folds 4 over the clips outside the test split: .*too few"):
+        run_study(config, log=lambda line: None, tune=lambda study, log: [])
+    assert not (tmp_path / "runs").exists()

@@ -33,6 +33,9 @@ class TuneConfig:
     prune_startup_trials, prune_warmup_epochs: the median pruner prunes nothing before that many
         finished trials, nor before that many epochs of a trial.
     refit: when the study is done, re-train the best configuration and evaluate it on the test split.
+    folds: K-fold tuning: a trial's value is the mean validation metric over K folds of the clips
+        outside the stored test split (`tuning.target.tuning_folds`); None: the stored validation split.
+    fold_seed: with folds, the folds' seed (None: the prepared data set's).
     """
 
     model: str = field(metadata={"help": "a net or a classic baseline: the models of genre fit and genre baseline"})
@@ -72,6 +75,13 @@ class TuneConfig:
     max_failures: int = field(
         default=5, metadata={"help": "consecutive failed trials of one worker before it gives up"}
     )
+    folds: int | None = field(
+        default=None,
+        metadata={"help": "a trial's value: the mean validation metric over K folds of the non-test clips"},
+    )
+    fold_seed: int | None = field(
+        default=None, metadata={"help": "with --folds: the folds' seed (default: the data's)"}
+    )
 
     def __post_init__(self) -> None:
         for name, value, valid in (
@@ -87,6 +97,12 @@ class TuneConfig:
             raise ValueError(f"n_jobs must be at least 1, got {self.n_jobs}")
         if self.timeout is not None and self.timeout <= 0:
             raise ValueError(f"timeout must be positive seconds, got {self.timeout}")
+        if self.folds is not None and self.folds < 3:
+            raise ValueError(
+                f"--folds {self.folds}: need at least 3 (one fold validates, one is held out, the rest train)"
+            )
+        if self.fold_seed is not None and self.folds is None:
+            raise ValueError("--fold-seed goes with --folds K")
         if self.heartbeat_interval < 1:
             raise ValueError(f"heartbeat_interval must be at least 1 second, got {self.heartbeat_interval}")
 

@@ -3,6 +3,9 @@
 Each listed model gets a study of a few trials in `OUT/runs/tune-<model>/`, with the study's own
 settings for that model fixed (schedule, sizes) and the rest of its search space searched; the best
 configuration is re-trained (`refit/`), scored once on test, and joins the report as "(tuned)".
+In a cross-validated study (`StudyConfig.folds`) each trial's value is the mean validation accuracy
+over that many folds of the clips outside the test split (`TuneConfig.folds`); the refit is still
+trained on the stored training split and scored on the stored test split, which no trial has read.
 Studies resume like any `genre tune`, so a rerun of the study reuses finished trials and refits.
 """
 
@@ -51,14 +54,16 @@ def _tune_each(study: StudyConfig, log: Log) -> list[Path]:
             prune_startup_trials=max(1, n // 2),
             seed=study.seed,
             progress=study.progress,
+            folds=study.folds,
         )
         result = run_tuning(config)
         if result.refit_run_dir is None:
             log(f"tuning {model}: no finished trial to refit ({result.counts}); left out of the report")
             continue
+        over = f" (mean over {study.folds} folds)" if study.folds else ""
         log(
             f"tuned {model}: {n} trials ({result.counts['pruned']} pruned), best validation accuracy "
-            f"{result.best_value:.1%}, refit test accuracy "
+            f"{result.best_value:.1%}{over}, refit test accuracy "
             f"{with_interval(result.refit_metrics['test'], 'accuracy')}"
         )
         runs.append(result.refit_run_dir)

@@ -4,6 +4,12 @@ The run goes into `STUDY/trials/NNNN` (the trial's number) through `genre`'s own
 `evaluate_test=False`, so no trial ever reads the test split. Nets report their per-epoch
 validation accuracy to the pruner and stop when it prunes them (`PruningCallback`).
 
+With K-fold tuning (`Target.folds`) a trial trains its configuration once per fold, in
+`STUDY/trials/NNNN/folds/r0-fF`, on the fold's training part, and scores it on the fold's validation
+part; its value is the mean of the K validation metrics, each kept in the user attribute
+"fold_values". The pruner then sees the running mean after each fold (step F), not epochs: a fold's
+single value is too noisy to stop a trial on, and epochs of different folds are not comparable steps.
+
 Trials are budgeted over every worker of the study: a trial that finds `trials` live (running,
 waiting or finished) trials numbered before it is surplus, ends at once as failed (user attribute
 "surplus"), and trains nothing; the workers keep count in `tuning.study`.
@@ -95,6 +101,8 @@ class Objective:
         trial.set_user_attr("run_dir", str(run.relative_to(self.config.directory)))
         settings = self.target.config_for(params, origin=f"trial {trial.number}")
         RunDir(run).mark_trial(trial.study.study_name, trial.number)  # so reports leave it out
+        if self.target.folds:
+            return self._over_folds(trial, settings, run)
         pruning = PruningCallback(trial, PRUNING_MONITOR) if self.target.estimator.epochs else None
         try:
             metrics = self.target.estimator.fit(
@@ -107,3 +115,21 @@ class Objective:
             trial.set_user_attr("val", metrics["val"][self.config.metric])
             raise optuna.TrialPruned(f"pruned after epoch {pruning.pruned_at + 1}")
         return float(metrics["val"][self.config.metric])
+
+    def _over_folds(self, trial: optuna.Trial, settings, run: Path) -> float:
+        """The mean validation metric over the target's folds (see the module docstring)."""
+        values: list[float] = []
+        for step, fold in enumerate(self.target.folds):
+            fold_run = RunDir(run).fold_run(fold.name)
+            fold_run.mark_trial(trial.study.study_name, trial.number)
+            try:
+                metrics = self.target.estimator.fit(settings, fold_run.path, evaluate_test=False, fold=fold)
+            except SettingsExceedData as err:
+                raise optuna.TrialPruned(f"settings exceed fold {fold.name}'s data: {err}") from None
+            values.append(float(metrics["val"][self.config.metric]))
+            trial.set_user_attr("fold_values", values)
+            mean = sum(values) / len(values)
+            trial.report(mean, step=step)
+            if step < len(self.target.folds) - 1 and trial.should_prune():
+                raise optuna.TrialPruned(f"pruned after fold {step + 1} of {len(self.target.folds)}")
+        return sum(values) / len(values)

@@ -91,6 +91,7 @@ def _export(config: TuneConfig, target: Target, study: optuna.Study, result: Tun
             "best_value": best.value,
             "metric": config.metric,
             "trials": result.counts["complete"] + result.counts["pruned"],
+            "folds": config.folds,  # best_value is then a mean over that many folds
         }
         refit_metrics = refit(target, best_settings, refit_dir, tuning)
     run_dir = best.user_attrs.get("run_dir")

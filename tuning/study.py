@@ -33,9 +33,9 @@ from tuning.target import Target, resolve_target
 
 DONE = (TrialState.COMPLETE, TrialState.PRUNED)
 DIRECTION = "maximize"
-# Study attributes a joining worker must agree with: the same study name for another model or
-# metric is a different study.
-IDENTITY = ("model", "metric")
+# Study attributes a joining worker must agree with: the same study name for another model, metric
+# or folds is a different study (a mean over folds and one split's value are not comparable trials).
+IDENTITY = ("model", "metric", "folds", "fold_seed")
 CREATE_ATTEMPTS = 5
 
 
@@ -129,10 +129,10 @@ def _create_or_join(config: TuneConfig, target: Target, seed: int, rdb: RDBStora
     )
     identity = {key: getattr(config, key) for key in IDENTITY}
     for key, value in identity.items():
-        found = study.user_attrs.get(key)
-        if found is None:
+        if key not in study.user_attrs:
             study.set_user_attr(key, value)
-        elif found != value:
+        elif study.user_attrs[key] != value:
+            found = study.user_attrs[key]
             raise ValueError(
                 f"study {config.study_name!r} in {config.storage_url} tunes {key} {found!r}, not {value!r}; "
                 "pass another --study"

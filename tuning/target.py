@@ -5,6 +5,11 @@ user's TOML file, `--data` and `--set` applied, and the model's declared search 
 file's `[search_space]` table; a setting given by `--set` is fixed and leaves the space.
 `Target.config_for(params)` is the configuration of one trial; `Target.estimator` (`genre.estimators`)
 trains it in a run directory and returns its metrics, the same way for a net and a baseline.
+
+With `folds`, `Target.folds` holds the K folds every trial trains on (`genre.data.folds.tuning_folds`): from the
+clips of the stored train and validation splits only, so tuning never sees a test clip and the
+refit is still scored once on the stored test split. Each fold trains on its training part and is
+scored on its validation part; its held-out part (`Fold.test`) is read by no trial.
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from genre.data.folds import Fold, tuning_folds
 from genre.estimators import Estimator, estimator_for
 from genre.search_space import Choice, FloatParam, IntParam, SearchSpace, narrow
 from genre.train.config import apply_overrides, read_toml
@@ -28,13 +34,15 @@ class Target:
     estimator: Estimator
     base: Any  # the model's config (FitConfig for a net, BaselineConfig for a baseline)
     space: SearchSpace
+    folds: tuple[Fold, ...] = ()  # K-fold tuning; empty: the stored validation split
 
     def config_for(self, params: dict[str, Any], origin: str = "trial") -> Any:
         return apply_overrides(self.base, params, origin=origin)
 
     @property
     def max_epochs(self) -> int | None:
-        return self.estimator.max_epochs(self.base)
+        """The most steps a trial reports to the pruner: its epochs, or with folds the folds."""
+        return len(self.folds) if self.folds else self.estimator.max_epochs(self.base)
 
 
 def resolve_target(config: TuneConfig) -> Target:
@@ -55,7 +63,8 @@ def resolve_target(config: TuneConfig) -> Target:
     space = {name: param for name, param in space.items() if name not in config.overrides}
     for name, param in space.items():  # an unknown or ill-typed name fails now, not in every trial
         apply_overrides(base, {name: _example(param)}, origin=f"search space of {config.model}")
-    return Target(model=config.model, estimator=estimator, base=base, space=space)
+    folds = tuple(tuning_folds(estimator.data(base), config.folds, config.fold_seed)) if config.folds else ()
+    return Target(model=config.model, estimator=estimator, base=base, space=space, folds=folds)
 
 
 def _example(param) -> Any:

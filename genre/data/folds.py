@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -157,13 +158,29 @@ def _check_enough(genre: np.ndarray, group: np.ndarray | None, k: int) -> None:
         )
 
 
-def manifest_folds(manifest: Manifest, *, k: int, repeats: int = 1, seed: int) -> list[Fold]:
-    """The folds of a prepared data set's clips (its manifest's clip table, every split folder pooled),
-    grouped by artist when every clip has an artist id."""
-    clips = manifest.clips
+def manifest_folds(
+    manifest: Manifest, *, k: int, repeats: int = 1, seed: int, splits: Sequence[str] = SPLITS
+) -> list[Fold]:
+    """The folds of a prepared data set's clips (its manifest's clip table, the split folders in `splits`
+    pooled: every one by default), grouped by artist when every clip has an artist id."""
+    clips = [c for c in manifest.clips if c["split"] in splits]
     if not clips:
-        raise ValueError("the manifest lists no clips; prepare the data set again")
+        raise ValueError(f"the manifest lists no clips in the splits {list(splits)}; prepare the data set again")
     groups = [c["artist_id"] for c in clips] if manifest.has_artists else None
     return make_folds(
         [c["track_id"] for c in clips], [c["genre"] for c in clips], k=k, repeats=repeats, seed=seed, groups=groups
     )
+
+
+def tuning_folds(data: str | Path, k: int, seed: int | None = None) -> list[Fold]:
+    """K folds of a prepared data set's train and validation clips, its test split left out (seeded by
+    `seed`, else the data set's own): what a tuning study scores its trials on, so that no trial sees a
+    test clip. A ValueError naming the data set when those clips are too few for k folds."""
+    from genre.data.manifest import read_manifest
+
+    manifest = read_manifest(data)
+    seed = manifest.seed if seed is None else seed
+    try:
+        return manifest_folds(manifest, k=k, seed=seed, splits=("train", "validation"))
+    except ValueError as err:
+        raise ValueError(f"{data}: --folds {k} over the clips outside the test split: {err}") from None

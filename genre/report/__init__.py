@@ -2,8 +2,8 @@
 
     OUT/report.md      the comparison table (also printed), published references, data summary
     OUT/index.html     the same table with every figure, one page
-    OUT/figures/*.png  per-genre F1, accuracy against training time, a confusion matrix per run,
-                       training curves per net
+    OUT/figures/*.png  per-genre F1 (and, for cross-validations, its spread over folds), accuracy
+                       against training time, a confusion matrix per run, training curves per net
 
 Runs must share the genre list (the same prepared data, or data of the same genres) so their
 per-genre figures line up; runs on different data sets are allowed and each set is described.
@@ -65,6 +65,7 @@ def build_report(
         if path is not None:
             curves[r.label] = path
     per_genre = fig.per_genre_f1_figure(records, "test", figure_dir / "per-genre-f1.png")
+    per_genre_folds = fig.per_genre_f1_folds_figure(records, figure_dir / "per-genre-f1-folds.png")
     cost = fig.accuracy_cost_figure(records, figure_dir / "accuracy-vs-training-time.png")
 
     def rel(path: Path) -> str:
@@ -75,13 +76,14 @@ def build_report(
         accuracy_cost=rel(cost),
         confusion={k: rel(v) for k, v in confusion.items()},
         curves={k: rel(v) for k, v in curves.items()},
+        per_genre_f1_folds=rel(per_genre_folds) if per_genre_folds is not None else None,
     )
     references = references_for(records[0].manifest) if len({r.data_identity for r in records}) == 1 else ()
     text = markdown(records, references, list(not_run), schedule)
     (out / "report.md").write_text(text)
     page = out / "index.html"
     page.write_text(html_page(records, references, figures, title, list(not_run), schedule))
-    written = [per_genre, cost, *confusion.values(), *curves.values()]
+    written = [per_genre, *([per_genre_folds] if per_genre_folds else []), cost, *confusion.values(), *curves.values()]
     return Report(out=out, markdown=text, html=page, figures=written, records=records)
 
 

@@ -1,4 +1,5 @@
-"""The report's figures as PNG files: confusion matrices, training curves, per-genre F1, accuracy vs cost.
+"""The report's figures as PNG files: confusion matrices, training curves, per-genre F1 (and its spread
+over the folds of cross-validations), accuracy vs cost.
 
 Built on `matplotlib.figure.Figure` directly, not pyplot: no global figure state, no GUI backend,
 so reports can be built from worker threads and on machines with no display.
@@ -90,17 +91,62 @@ def per_genre_f1_figure(records: list[RunRecord], split: str, path: Path) -> Pat
     return _save(fig, path)
 
 
+def fold_f1(record: RunRecord) -> tuple[np.ndarray, np.ndarray]:
+    """A cross-validation's per-genre test F1: the mean and sample standard deviation over every fold
+    (of every repeat), in the order of `record.genres`."""
+    f1 = np.array([[m["test"]["per_genre"][g]["f1"] for g in record.genres] for m in record.folds])
+    return f1.mean(axis=0), f1.std(axis=0, ddof=1) if len(f1) > 1 else np.full(len(record.genres), np.nan)
+
+
+def per_genre_f1_folds_figure(records: list[RunRecord], path: Path) -> Path | None:
+    """Per-genre test F1 of each cross-validation, bars at the mean over folds with error bars of one
+    standard deviation: how much a genre's F1 moves with the training clips. None without any."""
+    from matplotlib.figure import Figure
+
+    cv = [r for r in records if r.cross_validation]
+    if not cv:
+        return None
+    genres = cv[0].genres
+    width = 0.8 / len(cv)
+    fig = Figure(figsize=(2.0 + 0.5 * len(genres) * max(2, len(cv)), 4.4), layout="constrained")
+    ax = fig.add_subplot()
+    for i, r in enumerate(cv):
+        mean, sd = fold_f1(r)
+        x = np.arange(len(genres)) - 0.4 + width * (i + 0.5)
+        ax.bar(x, mean, width, yerr=np.nan_to_num(sd), capsize=2, label=r.label)
+    ax.set_xticks(range(len(genres)), genres, rotation=45, ha="right")
+    ax.set_ylim(0, 1)
+    ax.set_ylabel("test F1, mean over folds")
+    ax.grid(axis="y", alpha=0.3)
+    ax.legend(fontsize=8)
+    ax.set_title("F1 per genre over the folds (error bars: ± one standard deviation)", fontsize=10)
+    return _save(fig, path)
+
+
+def cost_point(record: RunRecord) -> tuple[float, float, float, float]:
+    """(training seconds, test accuracy, low, high) of one run as the cost figure plots it: a run's
+    accuracy with its exact interval over test clips; a cross-validation's mean over folds with the
+    interval of that mean (the corrected resampled t), as its table row gives them."""
+    seconds = record.metrics["train_seconds"]
+    if record.cross_validation:
+        s = record.cross_validation["test_accuracy"]
+        return seconds, s["mean"], *s["interval"]
+    accuracy = record.metrics["test"]["accuracy"]
+    low, high = record.metrics["test"].get("accuracy_interval", (accuracy, accuracy))
+    return seconds, accuracy, low, high
+
+
 def accuracy_cost_figure(records: list[RunRecord], path: Path) -> Path:
     """Test accuracy with its 95% interval against training seconds (log scale): what each point of
-    accuracy costs, and how far apart the points really are."""
+    accuracy costs, and how far apart the points really are. A cross-validation is its mean over folds
+    and the interval of that mean, at the mean training time of a fold, drawn hollow."""
     from matplotlib.figure import Figure
 
     fig = Figure(figsize=(6.4, 4.4), layout="constrained")
     ax = fig.add_subplot()
     for r in records:
-        seconds = max(r.metrics["train_seconds"], 1e-3)
-        accuracy = r.metrics["test"]["accuracy"]
-        low, high = r.metrics["test"].get("accuracy_interval", (accuracy, accuracy))
+        seconds, accuracy, low, high = cost_point(r)
+        seconds = max(seconds, 1e-3)
         ax.errorbar(
             seconds,
             accuracy,
@@ -108,13 +154,17 @@ def accuracy_cost_figure(records: list[RunRecord], path: Path) -> Path:
             fmt="s" if r.kind == "baseline" else "o",
             markersize=6,
             capsize=3,
+            markerfacecolor="none" if r.cross_validation else None,
         )
         ax.annotate(r.label, (seconds, accuracy), textcoords="offset points", xytext=(5, 4), fontsize=8)
     ax.set_xscale("log")
     ax.set_xlabel("training time, seconds (log scale)")
     ax.set_ylabel("test accuracy")
     ax.grid(alpha=0.3)
-    ax.set_title("accuracy (95% interval) against training cost (squares: classic, circles: nets)", fontsize=10)
+    ax.set_title(
+        "accuracy (95% interval) against training cost (squares: classic, circles: nets, hollow: K-fold CV)",
+        fontsize=9,
+    )
     return _save(fig, path)
 
 

@@ -34,14 +34,15 @@ COLUMNS = (
 METHOD_NOTE = (
     "Intervals are 95%: accuracy by the exact Clopper-Pearson binomial interval, macro-F1 by a percentile "
     "bootstrap over test clips (2000 resamples, fixed seed). *vs best* compares each model with the one "
-    f"ranked first by validation accuracy on the same test clips (exact McNemar test); *tie*: p >= {ALPHA}, "
-    "the data cannot separate the two."
+    f"ranked first by validation accuracy on the test clips both were scored on (exact McNemar test; when "
+    f"that is fewer than either's own, the cell says how many); *tie*: p >= {ALPHA}, the data cannot "
+    "separate the two."
 )
 CV_NOTE = (
     "Rows marked *K-fold CV* give the mean ± standard deviation over their folds (validation and test), "
     "with the 95% interval of the mean by the corrected resampled t (Nadeau and Bengio); their test clips "
-    "are every clip of the data, tested once per repeat; *vs best* pairs them only with runs tested on the "
-    "same folds' clips."
+    "are every clip of the data, tested once per repeat; *vs best* pairs them by their first repeat's "
+    "out-of-fold predictions (each clip predicted once, by the fold that held it out)."
 )
 FOLD_COLUMNS = (
     "model",
@@ -62,6 +63,7 @@ class Figures:
     accuracy_cost: str
     confusion: dict[str, str]  # run label -> file
     curves: dict[str, str]
+    per_genre_f1_folds: str | None = None  # cross-validations' per-genre F1 over folds, when there are any
 
 
 def table_rows(records: list[RunRecord]) -> list[list[str]]:
@@ -221,6 +223,9 @@ def html_page(
         parts.append(_html_table(SCHEDULE_COLUMNS, schedule_rows(schedule, records), "schedule"))
     parts.append("<h2>Per genre and per cost</h2>")
     parts.append(_figure(figures.per_genre_f1, "F1 per genre and model, test split"))
+    if figures.per_genre_f1_folds is not None:
+        caption = "F1 per genre of each cross-validation: mean over folds, error bars ± one standard deviation"
+        parts.append(_figure(figures.per_genre_f1_folds, caption))
     parts.append(_figure(figures.accuracy_cost, "Test accuracy against training time"))
     parts.append("<h2>Confusion matrices (test split)</h2>")
     parts.append('<div class="grid">')

@@ -37,12 +37,6 @@ class RunRecord:
     folds: tuple[dict, ...] = ()  # its folds' metrics, in cv.json's order
 
     @property
-    def test_clips_key(self) -> tuple:
-        """Equal for runs whose test predictions are of the same clips, so they can be paired."""
-        cv = self.cross_validation
-        return (self.data_identity, None if cv is None else (cv["k"], cv["repeats"], cv["seed"]))
-
-    @property
     def genres(self) -> list[str]:
         return list(self.manifest.genres)
 

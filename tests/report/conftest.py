@@ -27,3 +27,16 @@ def report_runs(prepared, tmp_path_factory):
     for name in ("logreg", "nb"):
         fit_baseline(apply_overrides(default_baseline_config(name), {"data": str(prepared)}), root / name)
     return root
+
+
+@pytest.fixture(scope="session")
+def cv_report_runs(prepared, tmp_path_factory):
+    """runs/cv-logreg (a 3-fold cross-validation, two repeats) and runs/nb (the stored splits)."""
+    from genre.cross_validation import CVConfig, cross_validate
+    from genre.estimators import estimator_for
+
+    root = tmp_path_factory.mktemp("cv-report-runs")
+    config = apply_overrides(default_baseline_config("logreg"), {"data": str(prepared)})
+    cross_validate(estimator_for("logreg"), config, root / "cv-logreg", CVConfig(k=3, repeats=2), log=lambda _: None)
+    fit_baseline(apply_overrides(default_baseline_config("nb"), {"data": str(prepared)}), root / "nb")
+    return root

@@ -7,7 +7,9 @@ GENRE_REQUIRE_CHROMIUM=1, which turns that skip into a failure, so in CI these t
 from __future__ import annotations
 
 import io
+import json
 import os
+import re
 import shutil
 
 import numpy as np
@@ -96,3 +98,48 @@ def test_screenshot_shows_the_results_table(browser, report, tmp_path):
     warning = browser.find_element(By.ID, "synthetic-warning")
     assert warning.is_displayed() and "GENERATED DATA" in warning.text
     assert np.ptp(gray) > 0.5
+
+
+@pytest.fixture(scope="module")
+def cv_report(cv_report_runs, tmp_path_factory):
+    return build_report([cv_report_runs], tmp_path_factory.mktemp("chromium-cv") / "report")
+
+
+def test_a_cross_validations_means_folds_and_spread_render(browser, cv_report, cv_report_runs):
+    from selenium.webdriver.common.by import By
+
+    from genre.report.page import COLUMNS, FOLD_COLUMNS
+
+    assert console_errors(browser, cv_report.html.as_uri()) == []
+    loaded = browser.execute_script(
+        "return Array.from(document.images).map(i => [i.getAttribute('src'), i.complete && i.naturalWidth > 0])"
+    )
+    assert len(loaded) == len(cv_report.figures) and all(ok for _, ok in loaded), loaded
+    spread = browser.find_element(By.CSS_SELECTOR, 'img[src="figures/per-genre-f1-folds.png"]')
+    assert spread.is_displayed() and spread.size["width"] > 300 and spread.size["height"] > 200
+
+    def cells(table_id: str) -> list[dict[str, str]]:
+        table = browser.find_element(By.ID, table_id)
+        assert table.is_displayed()
+        heads = [th.text for th in table.find_elements(By.CSS_SELECTOR, "thead th")]
+        rows = table.find_elements(By.CSS_SELECTOR, "tbody tr")
+        return [dict(zip(heads, [td.text for td in row.find_elements(By.TAG_NAME, "td")], strict=True)) for row in rows]
+
+    results = {row["model"]: row for row in cells("results")}
+    assert list(next(iter(results.values()))) == list(COLUMNS)
+    cv = results["logreg (3-fold CV)"]
+    s = json.loads((cv_report_runs / "cv-logreg" / "cv.json").read_text())["test_accuracy"]
+    low, high = s["interval"]
+    assert (
+        cv["test accuracy [95% CI]"]
+        == f"{100 * s['mean']:.1f}% ± {100 * s['std']:.1f} [{100 * low:.1f}, {100 * high:.1f}]"
+    )
+    assert cv["test clips"] == "32 (3 folds × 2)"
+    versus = sorted(row["vs best (McNemar)"] for row in results.values())
+    assert versus[0] == "best" and re.fullmatch(r"(tie|better|worse) \(p=[\d.e-]+, 8 shared clips\)", versus[1])
+    folds = cells("folds")
+    assert list(folds[0]) == list(FOLD_COLUMNS)
+    assert [(row["repeat"], row["fold"]) for row in folds] == [(str(r), str(f)) for r in (1, 2) for f in (1, 2, 3)]
+    assert all(row["test accuracy [95% CI]"].endswith("]") for row in folds)
+    note = browser.find_element(By.ID, "cv-method")
+    assert note.is_displayed() and "first repeat's out-of-fold predictions" in note.text

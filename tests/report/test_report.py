@@ -169,7 +169,8 @@ def test_a_cross_validation_is_one_row_of_means_and_its_folds_are_listed(prepare
     assert cells[5].startswith(f"{summary['test_macro_f1']['mean']:.3f} ± {summary['test_macro_f1']['std']:.3f}")
     assert cells[6] == "32 (3 folds)"
     other = next(row for row in table if row.startswith("| logreg |"))
-    assert "not compared (other test clips)" in cv_row + other
+    # Paired on the stored test clips, which the cross-validation predicted out of fold too.
+    assert _shared_clips_cell(report.records, runs / "cv-logreg") in cv_row + other
     folds = [line for line in report.markdown.splitlines() if line.startswith("| logreg (3-fold CV) | 1 |")]
     assert len(folds) == 3
     for line, fold in zip(folds, summary["folds"], strict=True):
@@ -181,6 +182,31 @@ def test_a_cross_validation_is_one_row_of_means_and_its_folds_are_listed(prepare
     (unfinished / rd.CV_SUMMARY).unlink()
     assert main(["report", str(unfinished), "--out", str(tmp_path / "r")]) == 2
     assert f"{unfinished}: holds no finished run" in capsys.readouterr().err
+
+
+def _shared_clips_cell(records, cv_run) -> str:
+    """The *vs best* cell of the second of two records, one a cross-validation, recomputed from the runs'
+    own files: McNemar's exact test on the clips both tested, the cross-validation's first repeat."""
+    from scipy.stats import binomtest
+
+    def correct_by_track(run) -> dict[int, bool]:
+        p = json.loads((run / "metrics.json").read_text())["test"]["predictions"]
+        return {t: y == q for t, y, q in zip(p["track_id"], p["label"], p["predicted"], strict=True)}
+
+    folds = json.loads((cv_run / "cv.json").read_text())["folds"]
+    out_of_fold = {}
+    for fold in folds:
+        if fold["repeat"] == 0:
+            out_of_fold |= correct_by_track(cv_run / fold["run"])
+    best, second = records
+    stored = correct_by_track((second if best.cross_validation else best).path)
+    mine, theirs = (stored, out_of_fold) if best.cross_validation else (out_of_fold, stored)
+    shared = sorted(stored)
+    b = sum(mine[t] and not theirs[t] for t in shared)
+    c = sum(theirs[t] and not mine[t] for t in shared)
+    p = 1.0 if b + c == 0 else binomtest(b, b + c).pvalue
+    verdict = "tie" if p >= 0.05 else ("better" if b > c else "worse")
+    return f"| {verdict} (p={p:.2g}, {len(shared)} shared clips) |"
 
 
 def _cells(markdown: str, label: str) -> dict[str, str]:
@@ -272,3 +298,65 @@ def test_cli_report_on_a_run_whose_metrics_lack_test_names_it(report_runs, tmp_p
     assert main(["report", str(run), "--out", str(tmp_path / "r")]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and f"{run}: has no test metrics" in err and "Traceback" not in err
+
+
+def test_the_figures_show_a_cross_validations_spread_over_folds(cv_report_runs, tmp_path):
+    from sklearn.metrics import f1_score
+
+    from genre.report.figures import cost_point, fold_f1
+
+    report = build_report([cv_report_runs], tmp_path / "report")
+    cv, stored = sorted(report.records, key=lambda r: r.cross_validation is None)
+    summary = json.loads((cv_report_runs / "cv-logreg" / "cv.json").read_text())
+    # Per-genre F1 over all six folds (two repeats), recomputed from each fold's own predictions.
+    per_fold = []
+    for fold in summary["folds"]:
+        p = json.loads((cv_report_runs / "cv-logreg" / fold["run"] / "metrics.json").read_text())["test"]
+        p = p["predictions"]
+        per_fold.append(
+            f1_score(p["label"], p["predicted"], labels=range(len(cv.genres)), average=None, zero_division=0)
+        )
+    mean, sd = fold_f1(cv)
+    assert len(per_fold) == 6
+    np.testing.assert_allclose(mean, np.mean(per_fold, axis=0))
+    np.testing.assert_allclose(sd, np.std(per_fold, axis=0, ddof=1))
+    # Accuracy against cost: the fold mean with the interval of the mean, as in the table; a run's own interval.
+    assert cost_point(cv)[1:] == (summary["test_accuracy"]["mean"], *summary["test_accuracy"]["interval"])
+    assert cost_point(stored)[1:] == (stored.metrics["test"]["accuracy"], *stored.metrics["test"]["accuracy_interval"])
+    folds_figure = report.out / "figures" / "per-genre-f1-folds.png"
+    assert folds_figure in report.figures and folds_figure.read_bytes()[:8] == PNG_SIGNATURE
+    assert np.ptp(imread(folds_figure)[..., :3]) > 0.5
+    assert 'src="figures/per-genre-f1-folds.png"' in report.html.read_text()
+    # Without a cross-validation there is no spread to show, and no such figure.
+    plain = build_report([cv_report_runs / "nb"], tmp_path / "plain")
+    assert not (plain.out / "figures" / "per-genre-f1-folds.png").exists()
+    assert "per-genre-f1-folds" not in plain.html.read_text()
+
+
+def test_pairs_are_scored_on_the_clips_both_runs_tested_matched_by_track_id(cv_report_runs):
+    from dataclasses import replace
+
+    from genre.report.compare import versus_best
+    from genre.report.runs import read_run
+
+    record = read_run(cv_report_runs / "nb")
+
+    def scored(ids, correct) -> object:
+        labels = [1] * len(ids)
+        predictions = {"track_id": list(ids), "label": labels, "predicted": [1 if c else 0 for c in correct]}
+        return replace(
+            record, metrics={**record.metrics, "test": {**record.metrics["test"], "predictions": predictions}}
+        )
+
+    best = scored(range(20), [True] * 20)
+    # Wrong on the 20 clips the best tested, right on 10 others; listed in another order.
+    other = scored([*range(29, 19, -1), *range(19, -1, -1)], [True] * 10 + [False] * 20)
+    apart = scored(range(100, 120), [True] * 20)
+    same = scored(range(19, -1, -1), [True] * 19 + [False])
+    versus = versus_best([best, other, apart, same])
+    assert [v.text() for v in versus] == [
+        "best",
+        "worse (p=1.9e-06, 20 shared clips)",
+        "not compared (no test clip in common)",
+        "tie (p=1)",
+    ]
