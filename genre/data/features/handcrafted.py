@@ -46,13 +46,12 @@ class Handcrafted(FeatureKind):
     config_class = HandcraftedConfig
     stored_dtype = np.float32
     float_list = True
-
-    def stored_shape(self, features):
-        return (len(handcrafted_names(features.of(self.name))),)
-
     # 2: the statistics are computed in NumPy from the shared STFT and a sparse Mel product (genre.data.
     # features.spectral, .tempo), to within float32 rounding of version 1's librosa calls.
     version = 2
+
+    def stored_shape(self, features):
+        return (len(handcrafted_names(features.of(self.name))),)
 
     def compute(self, clip, features, spectrum):
         # The frames an STFT of the decoded audio alone would have (librosa pads with zeros too), so

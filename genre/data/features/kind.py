@@ -25,8 +25,8 @@ if TYPE_CHECKING:
 
 class Spectrum:
     """One clip's analysis shared by every kind that needs it, each part computed on first use: the
-    power STFT (`n_fft`, `hop_length` of the FeatureConfig), its magnitude, and one Mel product per
-    filter-bank setting, so asking for mel and handcrafted costs one STFT."""
+    power STFT (`n_fft`, `hop_length` of the FeatureConfig) and one Mel product per filter-bank
+    setting, so asking for mel and handcrafted costs one STFT."""
 
     def __init__(self, clip: Clip, features: FeatureConfig) -> None:
         self.clip, self.features = clip, features
@@ -38,10 +38,6 @@ class Spectrum:
         from genre.data.features.spectral import power_spectrogram
 
         return power_spectrogram(self.clip.signal, self.features.n_fft, self.features.hop_length)
-
-    @functools.cached_property
-    def magnitude(self) -> np.ndarray:
-        return np.sqrt(self.power)
 
     def mel_power(self, n_mels: int, fmin: float = 0.0, fmax: float | None = None) -> np.ndarray:
         """(n_mels, frames) Mel power: librosa's filter bank times `power`."""

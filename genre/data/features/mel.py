@@ -32,12 +32,11 @@ class Mel(FeatureKind):
     stored_dtype = np.uint8
     input_scale = 255.0
     channel_axis = True
+    version = 2  # 2: the Mel product sums only the filters' nonzero weights (a sparse product)
 
     def stored_shape(self, features):
         c = features.of(self.name)
         return (c.n_mels, c.frames)
-
-    version = 2  # 2: the Mel product sums only the filters' nonzero weights (a sparse product)
 
     def compute(self, clip, features, spectrum):
         m = features.of(self.name)
