@@ -171,10 +171,10 @@ def test_mel_image_matches_the_dense_filter_bank_product(signals):
 
 
 def test_one_stft_and_one_mel_product_per_clip_and_setting(monkeypatch):
-    from genre.data.features import mel
+    from genre.data.features import filters
 
     calls = {"stft": 0, "mel": 0}
-    stft, basis = spectral.power_spectrogram, mel.mel_basis
+    stft, basis = spectral.power_spectrogram, filters.mel_filters
 
     def counted_stft(*args):
         calls["stft"] += 1
@@ -185,7 +185,7 @@ def test_one_stft_and_one_mel_product_per_clip_and_setting(monkeypatch):
         return basis(*args)
 
     monkeypatch.setattr(spectral, "power_spectrogram", counted_stft)
-    monkeypatch.setattr(mel, "mel_basis", counted_basis)
+    monkeypatch.setattr(filters, "mel_filters", counted_basis)
     # handcrafted's Mel bands set as the image's: one product serves both.
     config = FeatureConfig(audio=AudioConfig(duration=3.0), handcrafted=HandcraftedConfig(n_mels=224))
     features = compute_features(Clip(_noisy_tone(), 3.0, 3 * SR), config)
@@ -201,3 +201,68 @@ def test_the_manifest_records_each_kinds_version():
         "handcrafted": 2,
         "musicnn": 1,
     }
+
+
+@pytest.mark.parametrize(
+    ("sample_rate", "n_fft", "n_mels", "fmin", "fmax"),
+    [
+        (22050, 2048, 224, 0.0, None),
+        (22050, 2048, 128, 0.0, None),
+        (16000, 512, 96, 0.0, None),
+        (44100, 1024, 40, 300.0, 5e3),
+    ],
+)
+def test_window_and_filter_banks_equal_librosas(sample_rate, n_fft, n_mels, fmin, fmax):
+    import librosa
+    import scipy.signal
+
+    from genre.data.features import filters
+
+    np.testing.assert_array_equal(filters.hann(n_fft), scipy.signal.get_window("hann", n_fft, fftbins=True))
+    ours = filters.mel_filters(sample_rate, n_fft, n_mels, fmin, fmax).toarray()
+    np.testing.assert_array_equal(
+        ours, librosa.filters.mel(sr=sample_rate, n_fft=n_fft, n_mels=n_mels, fmin=fmin, fmax=fmax)
+    )
+    np.testing.assert_array_equal(
+        filters.chroma_filters(sample_rate, n_fft), librosa.filters.chroma(sr=sample_rate, n_fft=n_fft, tuning=0.0)
+    )
+
+
+def test_mel_domain_features_equal_librosas(signals):
+    import librosa
+
+    for name, signal in signals.items():
+        power = _librosa_power(signal)
+        mel_db = librosa.power_to_db(librosa.feature.melspectrogram(S=power, sr=SR, n_fft=N_FFT))
+        np.testing.assert_array_equal(spectral.power_to_db(librosa.feature.melspectrogram(S=power, sr=SR)), mel_db)
+        np.testing.assert_allclose(
+            spectral.mfcc(mel_db, 20), librosa.feature.mfcc(S=mel_db, n_mfcc=20), rtol=1e-5, atol=1e-4, err_msg=name
+        )
+        chroma = librosa.feature.chroma_stft(S=power, sr=SR, n_fft=N_FFT, tuning=0.0)
+        np.testing.assert_allclose(
+            spectral.tonnetz(chroma), librosa.feature.tonnetz(chroma=chroma, sr=SR), atol=1e-6, err_msg=name
+        )
+        np.testing.assert_allclose(
+            spectral.onset_strength(mel_db, N_FFT, HOP),
+            librosa.onset.onset_strength(S=mel_db, sr=SR, n_fft=N_FFT, hop_length=HOP),
+            rtol=1e-5,
+            atol=1e-5,
+            err_msg=name,
+        )
+
+
+def test_the_default_kinds_are_computed_without_importing_librosa(tmp_path):
+    import subprocess
+    import sys
+
+    # A fresh interpreter, as a worker process is: librosa (with scipy.signal and numba) was most of its start-up.
+    code = (
+        "import sys, numpy as np\n"
+        "from genre.data.audio import AudioConfig, Clip\n"
+        "from genre.data.features import FeatureConfig, compute_features\n"
+        "signal = np.random.default_rng(0).standard_normal(3 * 22050).astype(np.float32) * 0.1\n"
+        "compute_features(Clip(signal, 3.0, len(signal)), FeatureConfig(audio=AudioConfig(duration=3.0)))\n"
+        "print(sorted(m for m in ('librosa', 'numba', 'scipy.signal') if m in sys.modules))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=tmp_path)
+    assert result.stdout.strip() == "[]"

@@ -3,10 +3,10 @@
 Statistics in the spirit of FMA's `features.csv`: MFCC, chroma, tonnetz, spectral contrast,
 centroid, bandwidth, rolloff, zero-crossing rate and RMS per frame, each summarised by mean, std,
 min, max, median, skew and kurtosis; plus the estimated tempo. Computed on the decoded audio only,
-never on padding, from the STFT and Mel product the kinds share. The spectral statistics and the tempo
-are librosa's definitions computed in NumPy (`spectral`, `tempo`); MFCC, tonnetz and the onset
-envelope are librosa's own (cheap once the Mel power is given). The vector equals the one librosa's
-feature functions give to 1e-4 (relative, or absolute near zero; tests/data/test_spectral.py).
+never on padding, from the STFT and Mel product the kinds share. Every statistic is librosa's
+definition computed in NumPy (`spectral`, `tempo`, with `filters`' banks), so a worker never imports
+librosa; the vector equals the one librosa's feature functions give to 1e-4 (relative, or absolute
+near zero; tests/data/test_spectral.py).
 Stored as float32; the model input is the vector.
 """
 
@@ -46,8 +46,8 @@ class Handcrafted(FeatureKind):
     config_class = HandcraftedConfig
     stored_dtype = np.float32
     float_list = True
-    # 2: the statistics are computed in NumPy from the shared STFT and a sparse Mel product (genre.data.
-    # features.spectral, .tempo), to within float32 rounding of version 1's librosa calls.
+    # 2: the statistics are computed in NumPy from the shared STFT and a sparse Mel product (`spectral`,
+    # `tempo`), to within float32 rounding of version 1's librosa calls.
     version = 2
 
     def stored_shape(self, features):
@@ -80,17 +80,15 @@ def handcrafted_names(config: HandcraftedConfig) -> list[str]:
 def handcrafted_vector(signal: np.ndarray, power: np.ndarray, mel_power: np.ndarray, features) -> np.ndarray:
     """The vector of a clip's decoded `signal`, from its (bins, frames) `power` STFT and (n_mels, frames)
     `mel_power` (both of the decoded audio only)."""
-    import librosa
-
     sr, n_fft, hop, h = features.audio.sample_rate, features.n_fft, features.hop_length, features.of("handcrafted")
     magnitude = np.sqrt(power)
-    mel_db = librosa.power_to_db(mel_power)
+    mel_db = spectral.power_to_db(mel_power)
     chroma = spectral.chroma(power, sr, n_fft)
     shape = spectral.spectral_shape(magnitude, np.fft.rfftfreq(n_fft, 1 / sr), h.rolloff_percent)
     frames = [
-        librosa.feature.mfcc(S=mel_db, n_mfcc=h.n_mfcc),
+        spectral.mfcc(mel_db, h.n_mfcc),
         chroma,
-        librosa.feature.tonnetz(chroma=chroma, sr=sr),
+        spectral.tonnetz(chroma),
         spectral.spectral_contrast(magnitude, sr, n_fft),
         *(row[None, :] for row in shape),  # centroid, bandwidth, rolloff
         zero_crossing_rate(signal, n_fft, hop),
@@ -98,7 +96,7 @@ def handcrafted_vector(signal: np.ndarray, power: np.ndarray, mel_power: np.ndar
     ]
     n = min(f.shape[1] for f in frames)
     per_frame = np.concatenate([f[:, :n] for f in frames]).astype(np.float32)
-    onset = librosa.onset.onset_strength(S=mel_db, sr=sr, hop_length=hop)
+    onset = spectral.onset_strength(mel_db, n_fft, hop)
     return np.concatenate([summary_stats(per_frame).ravel(), [tempo(onset, sr, hop)]]).astype(np.float32)
 
 

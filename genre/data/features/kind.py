@@ -43,9 +43,9 @@ class Spectrum:
         """(n_mels, frames) Mel power: librosa's filter bank times `power`."""
         key = (n_mels, fmin, fmax)
         if key not in self._mel:
-            from genre.data.features.mel import mel_basis
+            from genre.data.features.filters import mel_filters
 
-            self._mel[key] = mel_basis(self.features.audio.sample_rate, self.features.n_fft, *key) @ self.power
+            self._mel[key] = mel_filters(self.features.audio.sample_rate, self.features.n_fft, *key) @ self.power
         return self._mel[key]
 
 

@@ -9,7 +9,6 @@ channel axis.
 
 from __future__ import annotations
 
-import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -50,19 +49,6 @@ class Mel(FeatureKind):
             "dtype": "uint8",
             "encoding": "dB relative to the clip maximum: dB = value / 255 * top_db - top_db",
         }
-
-
-@functools.lru_cache(maxsize=8)
-def mel_basis(sample_rate: int, n_fft: int, n_mels: int, fmin: float, fmax: float | None):
-    """librosa's Mel filter bank as a sparse matrix, built once per process and setting, not once per clip.
-
-    Each filter spans a few bins (under 1 % of the weights are nonzero at 224 bands of a 2048-point STFT):
-    the sparse product of a 30 s clip takes 0.3 ms against 10 ms dense, and differs by float32 rounding."""
-    import librosa
-    import scipy.sparse
-
-    dense = librosa.filters.mel(sr=sample_rate, n_fft=n_fft, n_mels=n_mels, fmin=fmin, fmax=fmax)
-    return scipy.sparse.csr_array(dense)
 
 
 def mel_image(mel: np.ndarray, m: MelConfig) -> np.ndarray:

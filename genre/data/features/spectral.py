@@ -18,14 +18,9 @@ import itertools
 
 import numpy as np
 
+from genre.data.features import filters
+
 _STFT_BLOCK = 64  # frames transformed at once: a whole clip's float64 frames would not stay in cache
-
-
-@functools.lru_cache(maxsize=8)
-def _window(n_fft: int) -> np.ndarray:
-    import scipy.signal
-
-    return scipy.signal.get_window("hann", n_fft, fftbins=True)  # float64, as librosa's
 
 
 def power_spectrogram(signal: np.ndarray, n_fft: int, hop_length: int) -> np.ndarray:
@@ -38,7 +33,7 @@ def power_spectrogram(signal: np.ndarray, n_fft: int, hop_length: int) -> np.nda
     frames = np.lib.stride_tricks.sliding_window_view(padded, n_fft)[::hop_length]
     power = np.empty((1 + n_fft // 2, len(frames)), np.float32)
     for start in range(0, len(frames), _STFT_BLOCK):
-        block = scipy.fft.rfft(frames[start : start + _STFT_BLOCK] * _window(n_fft), axis=-1)
+        block = scipy.fft.rfft(frames[start : start + _STFT_BLOCK] * filters.hann(n_fft), axis=-1)
         power[:, start : start + _STFT_BLOCK] = (np.abs(block.astype(np.complex64)) ** 2).T
     return power
 
@@ -112,17 +107,9 @@ def _amplitude_db(x: np.ndarray) -> np.ndarray:
     return np.maximum(db, db.max() - 80.0)
 
 
-@functools.lru_cache(maxsize=8)
-def chroma_filters(sample_rate: int, n_fft: int) -> np.ndarray:
-    """librosa's chroma filter bank (tuning 0), built once per process and setting, not once per clip."""
-    import librosa
-
-    return librosa.filters.chroma(sr=sample_rate, n_fft=n_fft, tuning=0.0)
-
-
 def chroma(power: np.ndarray, sample_rate: int, n_fft: int) -> np.ndarray:
     """(12, frames) chroma of a (bins, frames) power spectrogram, each frame scaled to a maximum of 1."""
-    energy = chroma_filters(sample_rate, n_fft) @ power
+    energy = filters.chroma_filters(sample_rate, n_fft) @ power
     peak = energy.max(axis=0)
     return energy / np.where(peak < np.finfo(energy.dtype).tiny, 1.0, peak)
 
@@ -132,3 +119,40 @@ def rms(power: np.ndarray, n_fft: int) -> np.ndarray:
     librosa's `rms(S=...)`: the DC and Nyquist bins count once, the others twice."""
     once = power[0] + (power[-1] if n_fft % 2 == 0 else 0.0)
     return np.sqrt(2.0 * (power.sum(axis=0) - 0.5 * once) / n_fft**2)
+
+
+def power_to_db(power: np.ndarray, top_db: float = 80.0) -> np.ndarray:
+    """librosa's `power_to_db` with its defaults: 10·log10 of power (floored at 1e-10), at most
+    `top_db` below the array's maximum."""
+    db = 10.0 * np.log10(np.maximum(1e-10, power))
+    return np.maximum(db, db.max() - top_db)
+
+
+def mfcc(mel_db: np.ndarray, n_mfcc: int) -> np.ndarray:
+    """librosa's `feature.mfcc(S=mel_db)`: the orthonormal DCT-II of the log-Mel bands, first `n_mfcc`."""
+    import scipy.fft
+
+    return scipy.fft.dct(mel_db, axis=-2, type=2, norm="ortho")[:n_mfcc]
+
+
+def tonnetz(chroma: np.ndarray) -> np.ndarray:
+    """librosa's `feature.tonnetz(chroma=...)`: (6, frames) fifths, minor and major thirds, as sines
+    and cosines of each frame's L1-normalised chroma."""
+    dim_map = np.linspace(0, 12, num=chroma.shape[-2], endpoint=False)
+    scale = np.asarray([7.0 / 6, 7.0 / 6, 3.0 / 2, 3.0 / 2, 2.0 / 3, 2.0 / 3])
+    angles = np.multiply.outer(scale, dim_map)
+    angles[::2] -= 0.5  # even rows are sines
+    phi = np.array([1, 1, 1, 1, 0.5, 0.5])[:, np.newaxis] * np.cos(np.pi * angles)
+    total = np.sum(np.abs(chroma).astype(float), axis=-2, keepdims=True)
+    total[total < np.finfo(chroma.dtype).tiny] = 1.0
+    normalised = np.empty_like(chroma)
+    normalised[:] = chroma / total
+    return np.einsum("pc,...ci->...pi", phi, normalised, optimize=True)
+
+
+def onset_strength(mel_db: np.ndarray, n_fft: int, hop_length: int) -> np.ndarray:
+    """librosa's `onset.onset_strength(S=mel_db)` with its defaults: the mean over bands of each frame's
+    rise from the one before, shifted to the centres of librosa's frames, as long as the input."""
+    rise = np.maximum(0.0, mel_db[:, 1:] - mel_db[:, :-1]).mean(axis=0)
+    lag = 1 + n_fft // (2 * hop_length)
+    return np.pad(rise, (lag, 0))[: mel_db.shape[-1]]
