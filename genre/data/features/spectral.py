@@ -1,13 +1,15 @@
-"""One clip's power STFT and the per-frame spectral statistics read from it, vectorised in NumPy.
+"""One clip's power STFT and the per-frame statistics read from it and its Mel product, in NumPy.
 
 Each function computes what its librosa namesake computes (librosa 0.11: `stft`, `spectral_centroid`,
-`spectral_bandwidth`, `spectral_rolloff`, `spectral_contrast`, `chroma_stft`, `rms`), from one
-(bins, frames) spectrogram the caller shares, without librosa's per-call copies, renormalisation
-and validation, which made them most of a clip's feature time. tests/data/test_spectral.py holds
-each to its namesake on the real FMA clip, generated clips and synthetic signals:
+`spectral_bandwidth`, `spectral_rolloff`, `spectral_contrast`, `chroma_stft`, `rms`, `power_to_db`,
+`mfcc`, `tonnetz`, `onset_strength`), from one (bins, frames) spectrogram the caller shares, without
+librosa's per-call copies, renormalisation and validation, which made them most of a clip's feature
+time, and without importing librosa (see `filters`). tests/data/test_spectral.py holds each to its
+namesake on the real FMA clip, generated clips and synthetic signals:
 
-- the power STFT and the rolloff: bit for bit;
-- centroid, bandwidth, chroma, RMS: 1e-4 relative (float32 sums in another order);
+- the power STFT, the rolloff and power_to_db: bit for bit;
+- centroid, bandwidth, chroma, RMS, MFCC, onset strength: 1e-4 relative or better (float32 sums in
+  another order); tonnetz: 1e-6;
 - contrast: 0.01 dB (measured: 1e-5 dB).
 """
 
