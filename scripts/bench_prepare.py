@@ -9,7 +9,9 @@ run:
    the features of every kind should cost no more than decoding and resampling (a rate at least half
    of decode + resample alone).
 2. `prepare` end to end (pool, shards, checksums, manifest) with 1 process and with --workers
-   processes, and the speed-up (target: 1.8x with 2 processes, on 240 clips or more).
+   processes, and the speed-up (target: 1.8x with 2 processes, on 240 clips or more); how busy the
+   parent process was; and the CPU time a clip took in all processes together, whose ratio bounds the
+   speed-up on otherwise idle cores (on a machine other jobs keep busy, wall-clock rates say less).
 
 Ratios measured in one run are what count: machines here differ 2x between weeks.
 
@@ -22,6 +24,7 @@ import argparse
 import collections
 import os
 import platform
+import resource
 import shutil
 import tempfile
 import time
@@ -90,15 +93,23 @@ def _mel_settings(features: FeatureConfig) -> list[tuple]:
     return list(dict.fromkeys(settings))
 
 
-def end_to_end(catalog, work: Path, features: FeatureConfig, workers: int) -> tuple[float, float]:
-    """clips/s of `prepare`, and the share of the run this process was busy (receiving, serialising,
-    writing and checksumming while the workers compute): near 1 would make it the bottleneck."""
+def end_to_end(catalog, work: Path, features: FeatureConfig, workers: int) -> tuple[float, float, float]:
+    """clips/s of `prepare`; the share of the run this process was busy (receiving, serialising,
+    writing and checksumming while the workers compute: near 1 would make it the bottleneck); and the
+    CPU seconds a clip took in every process together (workers' start-up included), which other jobs
+    on the machine do not change."""
     out = work / "out"
     shutil.rmtree(out, ignore_errors=True)
-    started, busy = time.perf_counter(), time.process_time()
+    started, busy, workers_cpu = time.perf_counter(), time.process_time(), _children_cpu()
     prepare(catalog, out, PrepareConfig(features=features, workers=workers, progress=False))
-    elapsed = time.perf_counter() - started
-    return len(catalog.tracks) / elapsed, (time.process_time() - busy) / elapsed
+    elapsed, busy = time.perf_counter() - started, time.process_time() - busy
+    cpu = busy + _children_cpu() - workers_cpu  # the pool's workers have exited and been waited for
+    return len(catalog.tracks) / elapsed, busy / elapsed, cpu / len(catalog.tracks)
+
+
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def main() -> None:
@@ -135,11 +146,15 @@ def main() -> None:
         f"per process: decode + resample only {len(paths) / decoding:.1f} clips/s; with the features "
         f"{per_process:.1f} clips/s ({per_process * decoding / len(paths):.2f} of decoding's rate; target 0.5)"
     )
-    one, _ = end_to_end(catalog, args.work, features, 1)
-    many, parent_busy = end_to_end(catalog, args.work, features, args.workers)
+    one, _, cpu_one = end_to_end(catalog, args.work, features, 1)
+    many, parent_busy, cpu_many = end_to_end(catalog, args.work, features, args.workers)
     print(
         f"prepare end to end: 1 process {one:.1f} clips/s; {args.workers} processes {many:.1f} clips/s "
         f"({many / one:.2f}x; target 1.8x with 2); the parent process was busy {100 * parent_busy:.0f}% of that run"
+    )
+    print(
+        f"CPU a clip, all processes: {1000 * cpu_one:.0f} ms with 1, {1000 * cpu_many:.0f} ms with {args.workers}: "
+        f"on {args.workers} otherwise idle cores, at most {args.workers * cpu_one / cpu_many:.2f}x"
     )
 
 
