@@ -1,80 +1,161 @@
-"""Benchmark `prepare`: clips/s for each feature kind, in one process and with every process.
+"""Benchmark `prepare`: where a clip's time goes, and clips/s end to end with 1 and with every process.
 
-Generates FMA-like MP3s (30 s, 44.1 kHz, stereo) with `genre synth` (cached in --work), then
-times decoding alone, each feature kind alone and all kinds together: first per process
-(in-process, no pool), then through `prepare` with --workers processes end to end (shards
-written, checksums computed). Target: at least 10 clips/s per core with all three kinds.
+Generates FMA-like MP3s (30 s, 44.1 kHz, stereo) with `genre synth` (cached in --work), then, in one
+run:
 
-    python scripts/bench_prepare.py [--clips-per-genre 8] [--workers N] [--work /tmp/genre-bench]
+1. Stage shares, in this process on one core: per clip, decoding (libsndfile, mix-down, checks),
+   resampling to 22050 Hz (soxr HQ), the shared STFT and Mel products, each feature kind's own work,
+   serialising the records and writing them (TFRecord writer, then the shard checksum). Per process,
+   the features of every kind should cost no more than decoding and resampling (a rate at least half
+   of decode + resample alone).
+2. `prepare` end to end (pool, shards, checksums, manifest) with 1 process and with --workers
+   processes, and the speed-up (target: 1.8x with 2 processes, on 240 clips or more); how busy the
+   parent process was; and the CPU time a clip took in all processes together, whose ratio bounds the
+   speed-up on otherwise idle cores (on a machine other jobs keep busy, wall-clock rates say less).
+
+Ratios measured in one run are what count: machines here differ 2x between weeks.
+
+    python scripts/bench_prepare.py [--clips-per-genre 8] [--workers N] [--kinds raw,mel,handcrafted]
 """
 
 from __future__ import annotations
 
 import argparse
+import collections
 import os
 import platform
+import resource
 import shutil
 import tempfile
 import time
 from pathlib import Path
 
+import numpy as np
+import soundfile as sf
+import soxr
 from _bench_data import synthetic_fma
 from threadpoolctl import threadpool_limits
 
-from genre.data.audio import AudioConfig, load_clip
-from genre.data.features import FeatureConfig, compute_features
+from genre.data.audio import AudioConfig, Clip, load_clip
+from genre.data.features import FeatureConfig, get_kind
+from genre.data.features.kind import Spectrum
+from genre.data.manifest import sha256_file
 from genre.data.prepare import PrepareConfig, prepare
+from genre.data.records import encode_example
 
-KIND_SETS = {
-    "raw": ("raw",),
-    "mel": ("mel",),
-    "handcrafted": ("handcrafted",),
-    "all three": ("raw", "mel", "handcrafted"),
-}
+
+def stage_times(paths: list[str], features: FeatureConfig, scratch: Path) -> dict[str, float]:
+    """Seconds spent in each stage over all `paths`, in this process."""
+    import tensorflow as tf
+
+    audio = features.audio
+    spent: collections.Counter[str] = collections.Counter()
+
+    def timed(stage, fn, *args, **kwargs):
+        started = time.perf_counter()
+        result = fn(*args, **kwargs)
+        spent[stage] += time.perf_counter() - started
+        return result
+
+    mel_settings = _mel_settings(features)
+    records = scratch / "records.tfrecord"
+    with tf.io.TFRecordWriter(str(records)) as writer:
+        for index, path in enumerate(paths):
+            native = AudioConfig(sample_rate=sf.info(path).samplerate, duration=audio.duration)
+            decoded = timed("decode", load_clip, path, native)  # at the file's own rate: no resampling
+            mono = decoded.signal[: decoded.valid_samples]
+            resampled = timed("resample", soxr.resample, mono, native.sample_rate, audio.sample_rate, "HQ")
+            signal = np.zeros(audio.samples, np.float32)
+            n = min(len(resampled), audio.samples)
+            signal[:n] = resampled[:n]
+            clip = Clip(signal=signal, seconds=n / audio.sample_rate, valid_samples=n)
+            spectrum = Spectrum(clip, features)
+            if mel_settings:
+                timed("STFT", getattr, spectrum, "power")
+                for setting in mel_settings:
+                    timed("Mel products", spectrum.mel_power, *setting)
+            values = {kind: timed(kind, get_kind(kind).compute, clip, features, spectrum) for kind in features.kinds}
+            for kind, value in values.items():
+                example = timed("serialise", encode_example, kind, value, track_id=index, label=0, seconds=clip.seconds)
+                timed("write", writer.write, example)
+    timed("write", sha256_file, records)
+    return dict(spent)
+
+
+def _mel_settings(features: FeatureConfig) -> list[tuple]:
+    """The Mel products the kinds ask the Spectrum for (none when no kind needs the STFT)."""
+    settings = []
+    if "mel" in features.kinds:
+        m = features.of("mel")
+        settings.append((m.n_mels, m.fmin, m.fmax))
+    if "handcrafted" in features.kinds:
+        settings.append((features.of("handcrafted").n_mels, 0.0, None))
+    return list(dict.fromkeys(settings))
+
+
+def end_to_end(catalog, work: Path, features: FeatureConfig, workers: int) -> tuple[float, float, float]:
+    """clips/s of `prepare`; the share of the run this process was busy (receiving, serialising,
+    writing and checksumming while the workers compute: near 1 would make it the bottleneck); and the
+    CPU seconds a clip took in every process together (workers' start-up included), which other jobs
+    on the machine do not change."""
+    out = work / "out"
+    shutil.rmtree(out, ignore_errors=True)
+    started, busy, workers_cpu = time.perf_counter(), time.process_time(), _children_cpu()
+    prepare(catalog, out, PrepareConfig(features=features, workers=workers, progress=False))
+    elapsed, busy = time.perf_counter() - started, time.process_time() - busy
+    cpu = busy + _children_cpu() - workers_cpu  # the pool's workers have exited and been waited for
+    return len(catalog.tracks) / elapsed, busy / elapsed, cpu / len(catalog.tracks)
+
+
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--clips-per-genre", type=int, default=8)
     parser.add_argument("--workers", type=int, default=len(os.sched_getaffinity(0)))
+    parser.add_argument("--kinds", default="raw,mel,handcrafted")
     parser.add_argument("--work", type=Path, default=Path(tempfile.gettempdir()) / "genre-bench")
     args = parser.parse_args()
 
     _, catalog = synthetic_fma(args.work, args.clips_per_genre)
     paths = catalog.tracks["path"].tolist()
-    audio = AudioConfig()
+    features = FeatureConfig(kinds=tuple(k.strip() for k in args.kinds.split(",") if k.strip()))
     print(
         f"{len(paths)} MP3 clips, 30 s, 44.1 kHz stereo; {platform.processor() or platform.machine()}, "
-        f"{len(os.sched_getaffinity(0))} usable cores; workers {args.workers}\n"
+        f"{len(os.sched_getaffinity(0))} usable cores; kinds {','.join(features.kinds)}; workers {args.workers}\n"
     )
 
     # One process on one core: BLAS may not spread a "per process" figure over every core.
-    threadpool_limits(1)
-    load_clip(paths[0], audio)  # warm up: librosa's numba functions compile on first use
-    compute_features(load_clip(paths[0], audio), FeatureConfig())
-    rows = []
-    started = time.perf_counter()
-    clips = [load_clip(p, audio) for p in paths]
-    decode = time.perf_counter() - started
-    rows.append(("decode + resample only", len(paths) / decode, None))
-    for name, kinds in KIND_SETS.items():
-        config = FeatureConfig(kinds=kinds)
-        started = time.perf_counter()
-        for path in paths:
-            compute_features(load_clip(path, audio), config)
-        per_process = len(paths) / (time.perf_counter() - started)
-        out = args.work / "out"
-        shutil.rmtree(out, ignore_errors=True)
-        started = time.perf_counter()
-        prepare(catalog, out, PrepareConfig(features=config, workers=args.workers, progress=False))
-        pooled = len(paths) / (time.perf_counter() - started)
-        rows.append((name, per_process, pooled))
-    del clips
-
-    print(f"| features | clips/s, 1 process on 1 core | clips/s, prepare with {args.workers} processes |")
+    with threadpool_limits(1), tempfile.TemporaryDirectory() as scratch:
+        stage_times(paths[:2], features, Path(scratch))  # warm up: imports, numba compilation, caches
+        spent = stage_times(paths, features, Path(scratch))
+    total = sum(spent.values())
+    print("| stage | ms a clip | share |")
     print("| --- | ---: | ---: |")
-    for name, one, many in rows:
-        print(f"| {name} | {one:.1f} | {'' if many is None else f'{many:.1f}'} |")
+    for stage, seconds in spent.items():
+        print(f"| {stage} | {1000 * seconds / len(paths):.1f} | {100 * seconds / total:.0f}% |")
+    print(f"| all | {1000 * total / len(paths):.1f} | 100% |\n")
+
+    decoding = spent["decode"] + spent["resample"]
+    featurising = total - decoding - spent.get("serialise", 0.0) - spent.get("write", 0.0)
+    per_process = len(paths) / (decoding + featurising)
+    print(
+        f"per process: decode + resample only {len(paths) / decoding:.1f} clips/s; with the features "
+        f"{per_process:.1f} clips/s ({per_process * decoding / len(paths):.2f} of decoding's rate; target 0.5)"
+    )
+    one, _, cpu_one = end_to_end(catalog, args.work, features, 1)
+    many, parent_busy, cpu_many = end_to_end(catalog, args.work, features, args.workers)
+    print(
+        f"prepare end to end: 1 process {one:.1f} clips/s; {args.workers} processes {many:.1f} clips/s "
+        f"({many / one:.2f}x; target 1.8x with 2); the parent process was busy {100 * parent_busy:.0f}% of that run"
+    )
+    print(
+        f"CPU a clip, all processes: {1000 * cpu_one:.0f} ms with 1, {1000 * cpu_many:.0f} ms with {args.workers}: "
+        f"on {args.workers} otherwise idle cores, at most {args.workers * cpu_one / cpu_many:.2f}x"
+    )
 
 
 if __name__ == "__main__":

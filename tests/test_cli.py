@@ -12,6 +12,7 @@ def test_info_prints_counts_and_the_synthetic_warning(prepared, capsys):
     out = capsys.readouterr().out
     assert "GENERATED DATA" in out
     assert "Hip-Hop" in out and "total" in out and "handcrafted" in out
+    assert [line.split()[3] for line in out.splitlines() if line.startswith("  mel ")] == ["v2"]
 
 
 def test_info_json_is_the_manifest(prepared, capsys):

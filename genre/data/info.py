@@ -24,7 +24,8 @@ def describe(manifest: Manifest, data_dir: str | Path | None = None) -> str:
     for kind, spec in manifest.features.items():
         shape = "x".join(str(d) for d in spec["shape"])
         size = sum(_size(data_dir, e["file"]) for split in manifest.shards.values() for e in split[kind])
-        lines.append(f"  {kind:<12} {shape:<11} {spec['dtype']:<8} {_human(size) if data_dir else ''}")
+        version = f"v{spec.get('version', 1)}"  # a manifest from before kinds had versions: the first
+        lines.append(f"  {kind:<12} {shape:<11} {spec['dtype']:<8} {version:<4} {_human(size) if data_dir else ''}")
     n_shards = sum(len(v) for split in manifest.shards.values() for v in split.values())
     lines.append(f"shards    {n_shards} TFRecord files, up to {manifest.shard_size} clips each")
     lines.append("")

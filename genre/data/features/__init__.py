@@ -124,7 +124,7 @@ class FeatureConfig:
 
     def describe(self) -> dict:
         """What the manifest records of each kind: parameters, stored shape and dtype, meaning."""
-        return {kind: KINDS[kind].describe(self) for kind in self.kinds}
+        return {kind: {**KINDS[kind].describe(self), "version": KINDS[kind].version} for kind in self.kinds}
 
 
 def feature_config_from_manifest(manifest) -> FeatureConfig:

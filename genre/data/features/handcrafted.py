@@ -1,20 +1,24 @@
 """`handcrafted`: one vector of engineered statistics per clip, for the classic baselines.
 
-librosa statistics in the spirit of FMA's `features.csv`: MFCC, chroma, tonnetz, spectral contrast,
+Statistics in the spirit of FMA's `features.csv`: MFCC, chroma, tonnetz, spectral contrast,
 centroid, bandwidth, rolloff, zero-crossing rate and RMS per frame, each summarised by mean, std,
 min, max, median, skew and kurtosis; plus the estimated tempo. Computed on the decoded audio only,
-never on padding, from the STFT the kinds share. Stored as float32; the model input is the vector.
+never on padding, from the STFT and Mel product the kinds share. Every statistic is librosa's
+definition computed in NumPy (`spectral`, `tempo`, with `filters`' banks), so a worker never imports
+librosa; the vector equals the one librosa's feature functions give to 1e-4 (relative, or absolute
+near zero; tests/data/test_spectral.py).
+Stored as float32; the model input is the vector.
 """
 
 from __future__ import annotations
 
-import functools
 from dataclasses import dataclass
 
 import numpy as np
 
+from genre.data.features import spectral
 from genre.data.features.kind import FeatureKind
-from genre.data.features.mel import mel_basis
+from genre.data.features.tempo import tempo
 
 STATS: tuple[str, ...] = ("mean", "std", "min", "max", "median", "skew", "kurtosis")
 FRAME_FEATURES: tuple[tuple[str, int], ...] = (
@@ -42,6 +46,9 @@ class Handcrafted(FeatureKind):
     config_class = HandcraftedConfig
     stored_dtype = np.float32
     float_list = True
+    # 2: the statistics are computed in NumPy from the shared STFT and a sparse Mel product (`spectral`,
+    # `tempo`), to within float32 rounding of version 1's librosa calls.
+    version = 2
 
     def stored_shape(self, features):
         return (len(handcrafted_names(features.of(self.name))),)
@@ -49,8 +56,9 @@ class Handcrafted(FeatureKind):
     def compute(self, clip, features, spectrum):
         # The frames an STFT of the decoded audio alone would have (librosa pads with zeros too), so
         # padding never enters the statistics.
-        valid_frames = 1 + clip.valid_samples // features.hop_length
-        return handcrafted_vector(clip.signal[: clip.valid_samples], spectrum.power[:, :valid_frames], features)
+        valid = 1 + clip.valid_samples // features.hop_length
+        mel_power = spectrum.mel_power(features.of(self.name).n_mels)[:, :valid]
+        return handcrafted_vector(clip.signal[: clip.valid_samples], spectrum.power[:, :valid], mel_power, features)
 
     def describe(self, features):
         return {
@@ -69,52 +77,27 @@ def handcrafted_names(config: HandcraftedConfig) -> list[str]:
     return [f"{row}_{stat}" for row in rows for stat in STATS] + ["tempo"]
 
 
-@functools.lru_cache(maxsize=8)
-def _chroma_basis(sample_rate: int, n_fft: int) -> np.ndarray:
-    import librosa
-
-    return librosa.filters.chroma(sr=sample_rate, n_fft=n_fft, tuning=0.0)
-
-
-def handcrafted_vector(signal: np.ndarray, power: np.ndarray, features) -> np.ndarray:
-    import librosa
-
+def handcrafted_vector(signal: np.ndarray, power: np.ndarray, mel_power: np.ndarray, features) -> np.ndarray:
+    """The vector of a clip's decoded `signal`, from its (bins, frames) `power` STFT and (n_mels, frames)
+    `mel_power` (both of the decoded audio only)."""
     sr, n_fft, hop, h = features.audio.sample_rate, features.n_fft, features.hop_length, features.of("handcrafted")
     magnitude = np.sqrt(power)
-    mel_db = librosa.power_to_db(mel_basis(sr, n_fft, h.n_mels, 0.0, None) @ power)
-    # chroma_stft's own arithmetic with its filter bank built once per process, not once per clip.
-    chroma = librosa.util.normalize(_chroma_basis(sr, n_fft) @ power, norm=np.inf, axis=-2)
-    freqs = librosa.fft_frequencies(sr=sr, n_fft=n_fft)
+    mel_db = spectral.power_to_db(mel_power)
+    chroma = spectral.chroma(power, sr, n_fft)
+    shape = spectral.spectral_shape(magnitude, np.fft.rfftfreq(n_fft, 1 / sr), h.rolloff_percent)
     frames = [
-        librosa.feature.mfcc(S=mel_db, n_mfcc=h.n_mfcc),
+        spectral.mfcc(mel_db, h.n_mfcc),
         chroma,
-        librosa.feature.tonnetz(chroma=chroma, sr=sr),
-        librosa.feature.spectral_contrast(S=magnitude, sr=sr, n_fft=n_fft),
-        *spectral_shape(magnitude, freqs, h.rolloff_percent),
+        spectral.tonnetz(chroma),
+        spectral.spectral_contrast(magnitude, sr, n_fft),
+        *(row[None, :] for row in shape),  # centroid, bandwidth, rolloff
         zero_crossing_rate(signal, n_fft, hop),
-        librosa.feature.rms(S=magnitude, frame_length=n_fft),
+        spectral.rms(power, n_fft)[None, :],
     ]
     n = min(f.shape[1] for f in frames)
     per_frame = np.concatenate([f[:, :n] for f in frames]).astype(np.float32)
-    onset = librosa.onset.onset_strength(S=mel_db, sr=sr, hop_length=hop)
-    tempo = librosa.feature.tempo(onset_envelope=onset, sr=sr, hop_length=hop)
-    return np.concatenate([summary_stats(per_frame).ravel(), tempo.ravel()[:1]]).astype(np.float32)
-
-
-def spectral_shape(magnitude: np.ndarray, freqs: np.ndarray, roll_percent: float) -> list[np.ndarray]:
-    """Spectral centroid, bandwidth and rolloff per frame, as librosa's (`p=2` bandwidth).
-
-    Written from the definitions because librosa's versions renormalise the spectrogram on every
-    call, which made them most of the handcrafted features' cost (about 100 ms a clip of 30 s).
-    """
-    freqs = freqs.astype(magnitude.dtype)  # a float64 vector would copy the spectrogram to float64
-    total = np.maximum(magnitude.sum(axis=0), np.finfo(np.float32).tiny)
-    centroid = (freqs @ magnitude) / total
-    bandwidth = np.sqrt(np.maximum((freqs**2 @ magnitude) / total - centroid**2, 0.0))
-    cumulative = np.cumsum(magnitude, axis=0)
-    below = (cumulative < roll_percent * cumulative[-1]).sum(axis=0)
-    rolloff = freqs[np.minimum(below, len(freqs) - 1)]
-    return [centroid[None, :], bandwidth[None, :], rolloff[None, :]]
+    onset = spectral.onset_strength(mel_db, n_fft, hop)
+    return np.concatenate([summary_stats(per_frame).ravel(), [tempo(onset, sr, hop)]]).astype(np.float32)
 
 
 def zero_crossing_rate(signal: np.ndarray, frame_length: int, hop_length: int) -> np.ndarray:
@@ -133,9 +116,10 @@ def summary_stats(x: np.ndarray) -> np.ndarray:
     std = x.std(axis=1)
     safe = np.where(std > 1e-12, std, 1.0)
     z = (x - mean[:, None]) / safe[:, None]
+    z2 = z * z  # products, not powers: float32 `**` is a tenth of a clip's features
     constant = std <= 1e-12
-    skew = np.where(constant, 0.0, (z**3).mean(axis=1))
-    kurtosis = np.where(constant, 0.0, (z**4).mean(axis=1) - 3.0)
+    skew = np.where(constant, 0.0, (z2 * z).mean(axis=1))
+    kurtosis = np.where(constant, 0.0, (z2 * z2).mean(axis=1) - 3.0)
     return np.stack([mean, std, x.min(axis=1), x.max(axis=1), np.median(x, axis=1), skew, kurtosis], axis=1)
 
 

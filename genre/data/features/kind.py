@@ -24,18 +24,29 @@ if TYPE_CHECKING:
 
 
 class Spectrum:
-    """One power STFT per clip (`n_fft`, `hop_length` of the FeatureConfig), computed on first use and
-    shared by every kind that needs it, so asking for mel and handcrafted costs one STFT."""
+    """One clip's analysis shared by every kind that needs it, each part computed on first use: the
+    power STFT (`n_fft`, `hop_length` of the FeatureConfig) and one Mel product per filter-bank
+    setting, so asking for mel and handcrafted costs one STFT."""
 
     def __init__(self, clip: Clip, features: FeatureConfig) -> None:
         self.clip, self.features = clip, features
+        self._mel: dict[tuple, np.ndarray] = {}
 
     @functools.cached_property
     def power(self) -> np.ndarray:
-        import librosa
+        """(1 + n_fft // 2, frames) float32, as `np.abs(librosa.stft(...)) ** 2`."""
+        from genre.data.features.spectral import power_spectrogram
 
-        f = self.features
-        return np.abs(librosa.stft(self.clip.signal, n_fft=f.n_fft, hop_length=f.hop_length)) ** 2
+        return power_spectrogram(self.clip.signal, self.features.n_fft, self.features.hop_length)
+
+    def mel_power(self, n_mels: int, fmin: float = 0.0, fmax: float | None = None) -> np.ndarray:
+        """(n_mels, frames) Mel power: librosa's filter bank times `power`."""
+        key = (n_mels, fmin, fmax)
+        if key not in self._mel:
+            from genre.data.features.filters import mel_filters
+
+            self._mel[key] = mel_filters(self.features.audio.sample_rate, self.features.n_fft, *key) @ self.power
+        return self._mel[key]
 
 
 class FeatureKind(abc.ABC):
@@ -50,6 +61,8 @@ class FeatureKind(abc.ABC):
             patches): `window_mode="flat"` makes each a training example, `"clip"` keeps them together.
         input_scale: a model input is `float32(stored) / input_scale`.
         channel_axis: a model input gets a trailing channel axis of 1 (for Conv1D/Conv2D nets).
+        version: how the values are computed; raised whenever a change moves stored bytes, and recorded
+            in the manifest (and so in a data set's identity), so data sets of two versions never mix.
     """
 
     name: ClassVar[str]
@@ -59,6 +72,7 @@ class FeatureKind(abc.ABC):
     windowed: ClassVar[bool] = False
     input_scale: ClassVar[float] = 1.0
     channel_axis: ClassVar[bool] = False
+    version: ClassVar[int] = 1
 
     @abc.abstractmethod
     def stored_shape(self, features: FeatureConfig) -> tuple[int, ...]:

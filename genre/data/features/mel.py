@@ -9,7 +9,6 @@ channel axis.
 
 from __future__ import annotations
 
-import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -32,13 +31,15 @@ class Mel(FeatureKind):
     stored_dtype = np.uint8
     input_scale = 255.0
     channel_axis = True
+    version = 2  # 2: the Mel product sums only the filters' nonzero weights (a sparse product)
 
     def stored_shape(self, features):
         c = features.of(self.name)
         return (c.n_mels, c.frames)
 
     def compute(self, clip, features, spectrum):
-        return mel_image(spectrum.power, features.audio.sample_rate, features.n_fft, features.of(self.name))
+        m = features.of(self.name)
+        return mel_image(spectrum.mel_power(m.n_mels, m.fmin, m.fmax), m)
 
     def describe(self, features):
         return {
@@ -50,16 +51,8 @@ class Mel(FeatureKind):
         }
 
 
-@functools.lru_cache(maxsize=8)
-def mel_basis(sample_rate: int, n_fft: int, n_mels: int, fmin: float, fmax: float | None) -> np.ndarray:
-    """librosa's Mel filter bank, built once per process and setting, not once per clip."""
-    import librosa
-
-    return librosa.filters.mel(sr=sample_rate, n_fft=n_fft, n_mels=n_mels, fmin=fmin, fmax=fmax)
-
-
-def mel_image(power: np.ndarray, sample_rate: int, n_fft: int, m: MelConfig) -> np.ndarray:
-    mel = mel_basis(sample_rate, n_fft, m.n_mels, m.fmin, m.fmax) @ power
+def mel_image(mel: np.ndarray, m: MelConfig) -> np.ndarray:
+    """The stored image of a (n_mels, frames) Mel power spectrogram."""
     # Average power over `frames` equal segments of the fine STFT, so every sample counts once.
     bounds = (np.arange(m.frames + 1) * mel.shape[1]) // m.frames
     counts = np.maximum(np.diff(bounds), 1)
