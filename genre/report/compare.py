@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from genre.report.runs import RunRecord
-from genre.uncertainty import mcnemar_exact
+from genre.uncertainty import ModelCorrectness, compare_with_best
 
 ALPHA = 0.05
 
@@ -68,12 +68,14 @@ def _paired(r: RunRecord, best: RunRecord, split: str) -> Versus:
     shared, mine, theirs = np.intersect1d(ids, best_ids, assume_unique=True, return_indices=True)
     if len(shared) == 0:
         return Versus("not compared", reason="no test clip in common")
-    a, b = correct[mine], best_correct[theirs]
-    test = mcnemar_exact(a, b)
-    tied = test.p_value >= ALPHA
-    verdict = "tie" if tied else ("better" if a.mean() > b.mean() else "worse")
+    rows = [
+        ModelCorrectness(best.label, shared, best_correct[theirs]),
+        ModelCorrectness(r.label, shared, correct[mine]),
+    ]
+    c = compare_with_best(rows, best=0, alpha=ALPHA)[1]
+    verdict = "better" if c.distinguishable and c.difference > 0 else "worse" if c.distinguishable else "tie"
     partial = len(shared) < max(len(ids), len(best_ids))
-    return Versus(verdict, test.p_value, shared=len(shared) if partial else None)
+    return Versus(verdict, c.p_value, shared=len(shared) if partial else None)
 
 
 def _correctness(r: RunRecord, split: str) -> tuple[np.ndarray, np.ndarray]:
