@@ -313,7 +313,7 @@ def batches_of(config) -> dict[str, int]:
     per_clip = windows if spec.window_mode == "flat" else 1
     size = config.data.batch_size
     return {
-        "train": math.ceil(manifest.clip_count("train") * per_clip / size),
+        "train": max(manifest.clip_count("train") * per_clip // size, 1),  # the trainer drops a partial batch
         "validation": math.ceil(manifest.clip_count("validation") * per_clip / size),
         "scoring": sum(math.ceil(manifest.clip_count(s) / size) * windows for s in ("validation", "test")),
     }

@@ -141,6 +141,18 @@ def test_debug_limits_and_user_callbacks(tmp_path, tiny_config):
     assert not list((tmp_path / "b" / "checkpoints").glob("*.keras"))
 
 
+def test_training_drops_a_last_partial_batch_so_every_step_has_one_shape(tmp_path, tiny_config, prepared):
+    from genre.data.manifest import read_manifest
+
+    manifest = read_manifest(prepared)
+    windows = manifest.shape("raw")[0] * manifest.clip_count("train")  # conv1d trains on each window
+    size = next(b for b in range(16, 1, -1) if windows % b)  # a batch size that leaves a partial batch
+    counter = _CountBatches()
+    metrics = train_and_evaluate(tiny_config(max_epochs=1, batch_size=size), tmp_path / "run", callbacks=[counter])
+    assert counter.batches == windows // size
+    assert metrics["val"]["clips"] == manifest.clip_count("validation")  # validation keeps every clip
+
+
 def test_refuses_to_overwrite_a_run(tmp_path, tiny_config):
     run = tmp_path / "run"
     train_and_evaluate(tiny_config(fast_dev_run=True), run)
