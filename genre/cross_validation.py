@@ -181,16 +181,14 @@ def mean_text(s: dict, percent: bool) -> str:
 
 
 def summary_text(summary: dict) -> str:
-    def mean_line(name: str, percent: bool) -> str:
-        return mean_text(summary[name], percent)
-
     repeats = summary["repeats"]
     grouping = "artist-grouped" if summary["grouped_by_artist"] else "clip-level"
     lines = [
         f"{summary['k']}-fold cross-validation of {summary['model']} ({repeats} repeat{'s' * (repeats > 1)}, "
         f"seed {summary['seed']}, {grouping}, {summary['clips']} clips): mean ± sd over "
         f"{len(summary['folds'])} folds [95% interval of the mean, corrected resampled t]",
-        f"test accuracy {mean_line('test_accuracy', True)}, macro-F1 {mean_line('test_macro_f1', False)}",
+        f"test accuracy {mean_text(summary['test_accuracy'], True)}, "
+        f"macro-F1 {mean_text(summary['test_macro_f1'], False)}",
     ]
     for p in summary["pooled_test_accuracy"]:
         low, high = p["interval"]

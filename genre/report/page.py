@@ -116,18 +116,14 @@ def _test_cells(metrics: dict) -> list[str]:
 
 def _fold_means(cv: dict) -> list[str]:
     """Validation and test cells of a cross-validation: mean ± sd over its folds, the mean's interval."""
-
     from genre.cross_validation import mean_text
-
-    def cell(name: str, percent: bool) -> str:
-        return mean_text(cv[name], percent)
 
     folds = f"{cv['k']} folds" + (f" × {cv['repeats']}" if cv["repeats"] > 1 else "")
     clips = f"{cv['clips']} ({folds})"
     return [
         f"{100 * cv['val_accuracy']['mean']:.1f}% ± {100 * cv['val_accuracy']['std']:.1f}",
-        cell("test_accuracy", True),
-        cell("test_macro_f1", False),
+        mean_text(cv["test_accuracy"], True),
+        mean_text(cv["test_macro_f1"], False),
         clips,
     ]
 

@@ -100,13 +100,7 @@ def spectral_contrast(
         ordered = np.sort(magnitude[first:end], axis=0)
         valleys.append(ordered[:side].mean(axis=0))
         peaks.append(ordered[-side:].mean(axis=0))
-    return _amplitude_db(np.array(peaks)) - _amplitude_db(np.array(valleys))
-
-
-def _amplitude_db(x: np.ndarray) -> np.ndarray:
-    # librosa.power_to_db's defaults: ref 1, amin 1e-10, floor 80 dB below the array's maximum.
-    db = 10.0 * np.log10(np.maximum(x, 1e-10))
-    return np.maximum(db, db.max() - 80.0)
+    return power_to_db(np.array(peaks)) - power_to_db(np.array(valleys))
 
 
 def chroma(power: np.ndarray, sample_rate: int, n_fft: int) -> np.ndarray:
