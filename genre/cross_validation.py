@@ -8,6 +8,11 @@ the stored splits, in its own run directory (`RunDir.fold_run`), so `genre test`
 and the report read it like any run. The layout is `genre.run_dir`'s: `folds.json` (the plan),
 `folds/r<R>-f<F>/`, and `cv.json`, the summary written when every fold has finished.
 
+Nested cross-validation (a tuned model in `genre study --folds`): each outer fold's settings come
+from a tuning study of its own (`FoldTuning`, in `RUN/tuning/r<R>-f<F>/`) over inner folds of that
+fold's training and validation clips, so the outer test clips score a model whose tuning never saw
+them, and the tuned model is paired with the others on the same folds.
+
 Resumable: a rerun with the same plan keeps finished folds, resumes a net's fold that finished an
 epoch, and starts any other unfinished fold again; a rerun with another plan (k, repeats, seed, data)
 is refused.
@@ -26,14 +31,24 @@ import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
 from genre.data.folds import Fold, manifest_folds
-from genre.data.manifest import read_manifest
+from genre.data.manifest import Manifest, read_manifest
 from genre.estimators import Estimator
 from genre.run_dir import RunDir, RunError, read_json, write_json
+
+
+class FoldTuning(Protocol):
+    """Nested cross-validation's inner step: the settings one outer fold trains, tuned within it."""
+
+    plan: dict  # what the tuning is (trials, inner folds): part of the cross-validation's plan
+
+    def settings(self, fold: Fold) -> tuple[Any, dict]:
+        """The fold's tuned settings, and the record its metrics carry ("tuning")."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -49,15 +64,30 @@ class CVConfig:
             raise ValueError(f"--repeats {self.repeats}: need at least 1")
 
 
+def cv_folds(manifest: Manifest, cv: CVConfig) -> list[Fold]:
+    """The folds `cv` cuts a prepared data set into: the same for every model cross-validated on it."""
+    return manifest_folds(manifest, k=cv.k, repeats=cv.repeats, seed=manifest.seed if cv.seed is None else cv.seed)
+
+
 def cross_validate(
-    estimator: Estimator, config: Any, run: Path, cv: CVConfig, *, log: Callable[[str], None] = print
+    estimator: Estimator,
+    config: Any,
+    run: Path,
+    cv: CVConfig,
+    *,
+    log: Callable[[str], None] = print,
+    tune: FoldTuning | None = None,
 ) -> dict:
-    """Trains and scores `config`'s model on every fold into `run`; returns (and writes) the summary."""
+    """Trains and scores `config`'s model on every fold into `run`; returns (and writes) the summary.
+
+    With `tune` (nested cross-validation), each fold trains the settings `tune.settings(fold)` returns
+    instead: tuned on that fold's training and validation clips only, so its test clips are read by
+    the fold's scoring alone. The fold's metrics then carry the tuning's record ("tuning")."""
     root = RunDir(run)
     data = estimator.data(config)
     manifest = read_manifest(data)
     seed = manifest.seed if cv.seed is None else cv.seed
-    folds = manifest_folds(manifest, k=cv.k, repeats=cv.repeats, seed=seed)
+    folds = cv_folds(manifest, cv)
     plan = {
         "model": config.model,
         "data": str(data),
@@ -69,6 +99,8 @@ def cross_validate(
         "clips": len(manifest.clips),
         "folds": [f.to_dict() for f in folds],
     }
+    if tune is not None:
+        plan["nested_tuning"] = tune.plan
     _start(root, plan)
     results = []
     for fold in folds:
@@ -81,8 +113,12 @@ def cross_validate(
             resume = estimator.epochs and fold_run.path.exists() and fold_run.resumable()
             if fold_run.path.exists() and not resume:  # unfinished, with nothing to resume from
                 shutil.rmtree(fold_run.path)
+            settings, tuning = (config, None) if tune is None else tune.settings(fold)
             log(f"{label}: {'resuming' if resume else 'training'} in {fold_run.path}")
-            metrics = estimator.fit(config, fold_run.path, resume=bool(resume), fold=fold)
+            metrics = estimator.fit(settings, fold_run.path, resume=bool(resume), fold=fold)
+            if tuning is not None:
+                metrics = {**metrics, "tuning": tuning}
+                fold_run.write_metrics(metrics)
             log(f"{label}: {_fold_line(metrics)}")
         results.append((fold, metrics))
     summary = summarize(plan, results)
@@ -151,6 +187,8 @@ def summarize(plan: dict, results: list[tuple[Fold, dict]]) -> dict:
         "folds": per_fold,
         "interval_method": {"level": 0.95, "mean": CORRECTED_T, "pooled_accuracy": EXACT},
     }
+    if "nested_tuning" in plan:
+        summary["nested_tuning"] = plan["nested_tuning"]
     for name in ("test_accuracy", "test_macro_f1", "val_accuracy"):
         values = [f[name] for f in per_fold]
         summary[name] = {**fold_summary(values).to_dict(), "interval": list(corrected_fold_interval(values, ratio))}

@@ -17,6 +17,7 @@ A cross-validation run holds one ordinary run per fold, and no metrics.json of i
     RUN/folds.json             the plan: k, repeats, seed, artist grouping, every fold's track ids
     RUN/folds/r<R>-f<F>/       one run directory per fold of each repeat (with its fold.json)
     RUN/cv.json                the summary over the folds; its presence means every fold finished
+    RUN/tuning/r<R>-f<F>/      nested cross-validation only: the tuning study of each fold
 
 `RunDir` is the one place that knows this layout; the trainer, the baselines, the study, the
 report and tuning ask it, never build the paths themselves.
@@ -49,6 +50,7 @@ FOLD = "fold.json"
 CV_PLAN = "folds.json"
 CV_FOLDS = "folds"
 CV_SUMMARY = "cv.json"
+CV_TUNING = "tuning"
 BASELINE_KIND = "baseline"
 
 
@@ -91,6 +93,10 @@ class RunDir:
     def fold_run(self, name: str) -> RunDir:
         """The run directory of one fold (`Fold.name`, e.g. r0-f2) of a cross-validation run."""
         return RunDir(self.path / CV_FOLDS / name)
+
+    def fold_study(self, name: str) -> Path:
+        """The tuning study directory of one fold of a nested cross-validation run."""
+        return self.path / CV_TUNING / name
 
     @property
     def is_cross_validation(self) -> bool:

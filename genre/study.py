@@ -9,9 +9,9 @@ epoch, and started afresh otherwise; so running the same study again continues w
 Every model's settings are checked (weight files and all) before the first model trains, so a
 missing file fails the study in its first second, not after an hour of other models. With
 `folds`, every model is cross-validated instead (`genre.cross_validation`: each run directory holds
-one run per fold and `cv.json`), on the same folds, so the report can pair them; tuning, when given,
-scores each trial by its mean validation metric over folds of the clips outside the stored test
-split, and its refit is scored on that test split. With
+one run per fold and `cv.json`), on the same folds, so the report can pair them; a tuned model,
+when tuning is given, is cross-validated nested (tuned anew within each outer fold, on inner folds
+of its training and validation clips: `tuning.in_study`). With
 `skip_missing_weights` (the demo) such models are left out instead, and the report says so.
 """
 
@@ -150,9 +150,7 @@ def run_study(
     runs_dir = Path(config.out) / "runs"
     plan = plan_study(config, read_manifest(config.data).shape)
     if config.folds is not None and config.tune_trials:
-        from genre.data.folds import tuning_folds
-
-        tuning_folds(config.data, config.folds)  # too few clips fails the study now, not after every model
+        _check_nested_folds(config)
     for reason in plan.not_run:
         log(f"not run: {reason}")
     baselines = [(name, "handcrafted", name) for name in config.baselines]
@@ -177,6 +175,16 @@ def run_study(
     report = build_report(runs, Path(config.out) / "report", not_run=not_run, schedule=schedule)
     seconds["report"] = time.monotonic() - began
     return StudyResult(runs=runs, not_run=not_run, report=report, schedule=schedule, seconds=seconds)
+
+
+def _check_nested_folds(config: StudyConfig) -> None:
+    """Cuts the inner folds of every outer fold, so too few clips fail the study now, not after every model."""
+    from genre.cross_validation import CVConfig, cv_folds
+    from genre.data.folds import tuning_folds
+    from genre.data.manifest import read_manifest
+
+    for fold in cv_folds(read_manifest(config.data), CVConfig(k=config.folds, repeats=config.repeats)):
+        tuning_folds(config.data, config.folds, within=fold)
 
 
 def _run_on_stored_splits(config: StudyConfig, plan: StudyPlan, baselines, runs_dir: Path, log: Log, seconds: dict):

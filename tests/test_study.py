@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import json
 import re
+from pathlib import Path
 
 import pytest
 
 from genre.baselines import BASELINES
 from genre.cli import main
+from genre.data.folds import Fold
 from genre.study import NETS, StudyConfig, run_study
 from tests.train.conftest import TINY
 
@@ -226,15 +228,36 @@ def test_a_study_killed_mid_net_resumes_it_and_keeps_finished_runs(prepared, tmp
     assert "conv1d: resuming" in again.stdout and (tmp_path / "report" / "report.md").is_file()
 
 
+@pytest.fixture(scope="module")
+def six_per_genre(tmp_path_factory) -> Path:
+    """Six one-track artists a genre: enough for 3 inner folds within each of 3 artist-grouped outer folds."""
+    from dataclasses import replace
+
+    from genre.data.fma import load_fma_catalog
+    from genre.data.prepare import prepare
+    from genre.synth.dataset import write_synthetic_fma
+    from tests.conftest import TINY_SYNTH, tiny_features, tiny_prepare
+
+    root = tmp_path_factory.mktemp("six") / "fma"
+    write_synthetic_fma(root, replace(TINY_SYNTH, tracks_per_genre=6))
+    out = root.parent / "data"
+    prepare(load_fma_catalog(root), out, tiny_prepare(features=tiny_features(kinds=("handcrafted",))))
+    return out
+
+
 @pytest.mark.slow
-def test_a_cross_validated_studys_tuning_is_on_folds_and_its_refit_is_paired_with_every_row(prepared, tmp_path):
+def test_a_cross_validated_studys_tuned_model_is_tuned_within_each_outer_fold_and_paired_on_every_clip(
+    six_per_genre, tmp_path
+):
+    import numpy as np
     import optuna
 
     from genre.report.page import COLUMNS
+    from genre.run_dir import RunDir
     from tuning.in_study import tune_in_study
 
     config = StudyConfig(
-        data=prepared,
+        data=six_per_genre,
         out=tmp_path,
         baselines=("nb",),
         embedding_baselines=(),
@@ -246,23 +269,50 @@ def test_a_cross_validated_studys_tuning_is_on_folds_and_its_refit_is_paired_wit
     )
     lines = []
     result = run_study(config, log=lines.append, tune=tune_in_study)
-    study = optuna.load_study(study_name="tune-knn", storage=f"sqlite:///{tmp_path}/runs/tune-knn/study.db")
-    assert study.user_attrs["folds"] == 3
-    assert all(len(t.user_attrs["fold_values"]) == 3 for t in study.trials)
-    assert any(re.match(r"tuned knn: 2 trials .* \(mean over 3 folds\), refit test accuracy", line) for line in lines)
-    # The tuned refit (stored splits) and the cross-validation are paired on the stored test clips.
-    assert sorted(r.label for r in result.report.records) == ["knn (tuned)", "nb (3-fold CV)"]
+    nested = RunDir(tmp_path / "runs" / "tune-knn")
+    outer = [Fold.from_dict(f) for f in json.loads(nested.cv_plan_file.read_text())["folds"]]
+    plain = json.loads((tmp_path / "runs" / "nb" / "folds.json").read_text())["folds"]
+    assert [f.to_dict() for f in outer] == plain  # the same outer folds as every other model
+    for fold in outer:
+        study = optuna.load_study(study_name="tune-knn", storage=f"sqlite:///{nested.fold_study(fold.name)}/study.db")
+        assert study.user_attrs["folds"] == 3 and len(study.trials) == 2
+        assert all(len(t.user_attrs["fold_values"]) == 3 for t in study.trials)
+        # No trial of the fold's own study read its test clips: not to train, not to validate.
+        trial_folds = sorted(nested.fold_study(fold.name).glob("trials/*/folds/*/fold.json"))
+        assert len(trial_folds) == 2 * 3
+        for path in trial_folds:
+            roles = json.loads(path.read_text())
+            seen = set(roles["train"]) | set(roles["validation"]) | set(roles["test"])
+            assert not seen & set(fold.test.tolist())
+            assert seen == set(np.concatenate([fold.train, fold.validation]).tolist())
+        metrics = nested.fold_run(fold.name).metrics()
+        trained = nested.fold_run(fold.name).config()["model_config"]
+        assert {name: trained[name] for name in study.best_params} == study.best_params  # its own study's best
+        assert metrics["tuning"]["outer_fold"] == fold.name
+        assert metrics["tuning"]["best_value"] == pytest.approx(study.best_value)
+        assert sorted(metrics["test"]["predictions"]["track_id"]) == fold.test.tolist()
+    assert json.loads(nested.cv_file.read_text())["nested_tuning"] == {
+        "trials": 2,
+        "inner_folds": 3,
+        "metric": "accuracy",
+    }
+    assert any(re.match(r"tuned knn: nested 3-fold cross-validation, 2 trials in each fold", line) for line in lines)
 
+    assert sorted(r.label for r in result.report.records) == ["knn (tuned) (3-fold CV)", "nb (3-fold CV)"]
+    clips = sorted(c["track_id"] for c in result.report.records[0].manifest.clips)
+    for record in result.report.records:  # each tested out of fold on every clip of the data set
+        assert sorted(record.metrics["test"]["predictions"]["track_id"]) == clips
     rows = [line.strip("|").split(" | ") for line in result.report.markdown.splitlines()]
     cells = [row[COLUMNS.index("vs best (McNemar)")].strip() for row in rows if len(row) == len(COLUMNS)][2:]
     assert sorted(cells)[0] == "best", cells
-    assert re.fullmatch(r"(tie|better|worse) \(p=[\d.e-]+, 8 shared clips\)", sorted(cells)[1]), cells
+    # Paired on all those clips: a cell names its shared clips only when they are fewer.
+    assert re.fullmatch(r"(tie|better|worse) \(p=[\d.e-]+\)", sorted(cells)[1]), cells
 
 
 def test_a_study_too_small_to_tune_on_its_folds_stops_before_any_model_trains(prepared, tmp_path):
     config = StudyConfig(
         data=prepared, out=tmp_path, baselines=("nb",), embedding_baselines=(), nets=(), folds=4, tune_trials={"nb": 2}
     )
-    with pytest.raises(ValueError, match=r"--folds 4 over the clips outside the test split: .*too few"):
+    with pytest.raises(ValueError, match=r"--folds 4 over fold r0-f0's training and validation clips: .*too few"):
         run_study(config, log=lambda line: None, tune=lambda study, log: [])
     assert not (tmp_path / "runs").exists()

@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from genre.data.folds import Fold  # at run time: the CLI reads every field's type
+
 SAMPLERS = ("tpe", "random", "cmaes")
 PRUNERS = ("median", "hyperband", "none")
 METRICS = ("accuracy", "macro_f1")
@@ -36,6 +38,9 @@ class TuneConfig:
     folds: K-fold tuning: a trial's value is the mean validation metric over K folds of the clips
         outside the stored test split (`tuning.target.tuning_folds`); None: the stored validation split.
     fold_seed: with folds, the folds' seed (None: the prepared data set's).
+    within: with folds, an outer fold of a nested cross-validation: the K folds are cut from its
+        training and validation clips, so no trial reads its test clips (`genre study --folds` with
+        tuning); None: from the clips outside the stored test split.
     """
 
     model: str = field(metadata={"help": "a net or a classic baseline: the models of genre fit and genre baseline"})
@@ -82,6 +87,7 @@ class TuneConfig:
     fold_seed: int | None = field(
         default=None, metadata={"help": "with --folds: the folds' seed (default: the data's)"}
     )
+    within: Fold | None = field(default=None, metadata={"cli": False})
 
     def __post_init__(self) -> None:
         for name, value, valid in (
@@ -103,6 +109,8 @@ class TuneConfig:
             )
         if self.fold_seed is not None and self.folds is None:
             raise ValueError("--fold-seed goes with --folds K")
+        if self.within is not None and self.folds is None:
+            raise ValueError(f"an outer fold ({self.within.name}) to tune within goes with folds K")
         if self.heartbeat_interval < 1:
             raise ValueError(f"heartbeat_interval must be at least 1 second, got {self.heartbeat_interval}")
 

@@ -8,8 +8,10 @@ trains it in a run directory and returns its metrics, the same way for a net and
 
 With `folds`, `Target.folds` holds the K folds every trial trains on (`genre.data.folds.tuning_folds`): from the
 clips of the stored train and validation splits only, so tuning never sees a test clip and the
-refit is still scored once on the stored test split. Each fold trains on its training part and is
-scored on its validation part; its held-out part (`Fold.test`) is read by no trial.
+refit is still scored once on the stored test split; or, with `within` (nested cross-validation),
+from an outer fold's training and validation clips, its test clips read by no trial. Each fold
+trains on its training part and is scored on its validation part; its held-out part (`Fold.test`)
+is read by no trial.
 """
 
 from __future__ import annotations
@@ -63,7 +65,9 @@ def resolve_target(config: TuneConfig) -> Target:
     space = {name: param for name, param in space.items() if name not in config.overrides}
     for name, param in space.items():  # an unknown or ill-typed name fails now, not in every trial
         apply_overrides(base, {name: _example(param)}, origin=f"search space of {config.model}")
-    folds = tuple(tuning_folds(estimator.data(base), config.folds, config.fold_seed)) if config.folds else ()
+    folds = ()
+    if config.folds:
+        folds = tuple(tuning_folds(estimator.data(base), config.folds, config.fold_seed, config.within))
     return Target(model=config.model, estimator=estimator, base=base, space=space, folds=folds)
 
 

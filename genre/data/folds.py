@@ -159,11 +159,18 @@ def _check_enough(genre: np.ndarray, group: np.ndarray | None, k: int) -> None:
 
 
 def manifest_folds(
-    manifest: Manifest, *, k: int, repeats: int = 1, seed: int, splits: Sequence[str] = SPLITS
+    manifest: Manifest,
+    *,
+    k: int,
+    repeats: int = 1,
+    seed: int,
+    splits: Sequence[str] = SPLITS,
+    track_ids: set[int] | None = None,
 ) -> list[Fold]:
     """The folds of a prepared data set's clips (its manifest's clip table, the split folders in `splits`
-    pooled: every one by default), grouped by artist when every clip has an artist id."""
-    clips = [c for c in manifest.clips if c["split"] in splits]
+    pooled: every one by default; only the clips in `track_ids` when given), grouped by artist when
+    every clip has an artist id."""
+    clips = [c for c in manifest.clips if c["split"] in splits and (track_ids is None or c["track_id"] in track_ids)]
     if not clips:
         raise ValueError(f"the manifest lists no clips in the splits {list(splits)}; prepare the data set again")
     groups = [c["artist_id"] for c in clips] if manifest.has_artists else None
@@ -172,15 +179,22 @@ def manifest_folds(
     )
 
 
-def tuning_folds(data: str | Path, k: int, seed: int | None = None) -> list[Fold]:
-    """K folds of a prepared data set's train and validation clips, its test split left out (seeded by
-    `seed`, else the data set's own): what a tuning study scores its trials on, so that no trial sees a
-    test clip. A ValueError naming the data set when those clips are too few for k folds."""
+def tuning_folds(data: str | Path, k: int, seed: int | None = None, within: Fold | None = None) -> list[Fold]:
+    """K folds of a prepared data set's clips outside a test set (seeded by `seed`, else the data set's
+    own): what a tuning study scores its trials on, so that no trial sees a test clip. The test set is
+    the stored test split, or with `within` (an outer fold of a nested cross-validation) that fold's
+    test clips: the folds are then cut from its training and validation clips. A ValueError naming
+    the data set when those clips are too few for k folds."""
     from genre.data.manifest import read_manifest
 
     manifest = read_manifest(data)
     seed = manifest.seed if seed is None else seed
+    if within is None:
+        outside, selection = "the clips outside the test split", {"splits": ("train", "validation")}
+    else:
+        outside = f"fold {within.name}'s training and validation clips"
+        selection = {"track_ids": set(np.concatenate([within.train, within.validation]).tolist())}
     try:
-        return manifest_folds(manifest, k=k, seed=seed, splits=("train", "validation"))
+        return manifest_folds(manifest, k=k, seed=seed, **selection)
     except ValueError as err:
-        raise ValueError(f"{data}: --folds {k} over the clips outside the test split: {err}") from None
+        raise ValueError(f"{data}: --folds {k} over {outside}: {err}") from None
