@@ -50,6 +50,7 @@ from genre.data.prepare import (
     manifest_settings,
     plan_shards,
     shard_intact,
+    shard_key,
     write_shards,
     writing,
 )
@@ -109,7 +110,7 @@ def prepare_host(catalog: Catalog, out: str | Path, config: PrepareConfig, share
     mine = [p for n, p in enumerate(plans) if share.owns(n)]
     finished = _check_host_out_dir(out, identity, share)
     known = finished.shards if finished is not None else {}
-    if finished is not None and all(shard_intact(out, known[p.key]) for p in mine):
+    if finished is not None and all(p.key in known and shard_intact(out, known[p.key]) for p in mine):
         _log(config, f"{share.name}: {out} already holds this host's shards; nothing to do")
         return finished
 
@@ -156,7 +157,7 @@ def merge_hosts(out: str | Path) -> Manifest:
             )
     if (out / MANIFEST_NAME).is_file() and read_manifest(out).identity != first.settings["identity"]:
         raise ManifestError(f"{out / MANIFEST_NAME}: a data set prepared from other inputs or settings is already here")
-    keys = [(split, f"{split}-{index:05d}") for split, index, _ in first.plan]
+    keys = [(split, shard_key(split, index)) for split, index, _ in first.plan]
     _check_coverage(reports, [key for _, key in keys])
     for path, report in reports:
         for key in sorted(report.shards):
@@ -210,8 +211,12 @@ def _host_states(out: Path):
     """(path, hosts, index, identity) of every host's state in `out`: its partial manifest or its unfinished run."""
     for folder in sorted((out / PARTIAL_DIR).glob("host-*-of-*")):
         match = _HOST_NAME.fullmatch(folder.name)
-        if match and (folder / "identity").is_file():
-            yield folder, int(match[2]), int(match[1]), (folder / "identity").read_text()
+        try:
+            identity = (folder / "identity").read_text() if match else None
+        except FileNotFoundError:  # not begun, or just finished: its partial manifest then follows
+            continue
+        if identity is not None:
+            yield folder, int(match[2]), int(match[1]), identity
     for path in sorted((out / HOSTS_DIR).glob("host-*-of-*.json")):
         report = _read_host_manifest(path)
         yield path, report.hosts, report.host, report.settings["identity"]

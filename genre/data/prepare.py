@@ -76,10 +76,14 @@ class ShardPlan:
 
     @property
     def key(self) -> str:
-        return f"{self.split}-{self.index:05d}"
+        return shard_key(self.split, self.index)
 
     def file(self, kind: str) -> str:
         return f"{self.split}/{kind}-{self.index:05d}-of-{self.count:05d}.tfrecord"
+
+
+def shard_key(split: str, index: int) -> str:
+    return f"{split}-{index:05d}"
 
 
 @dataclass(frozen=True)
@@ -175,7 +179,9 @@ def write_shards(
     known = known or {}
     with writing(partial / "identity", "choose another --out, or make it writable"):
         partial.mkdir(parents=True, exist_ok=True)
-        (partial / "identity").write_text(identity)
+        # Whole or absent: a host starting beside this one reads it to check they prepare the same data set.
+        (partial / "identity.tmp").write_text(identity)
+        (partial / "identity.tmp").replace(partial / "identity")
     done = {p.key: m for p in plans if (m := _finished_shard(out, partial, p, known.get(p.key))) is not None}
     todo = [p for p in plans if p.key not in done]
     total = sum(len(p.rows) for p in todo)

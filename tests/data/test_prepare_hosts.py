@@ -15,7 +15,7 @@ from genre.cli import main
 from genre.data.features import get_kind
 from genre.data.fma import load_fma_catalog
 from genre.data.hosts import HOSTS_DIR, HostShare, host_manifest_path, merge_hosts, prepare_host
-from genre.data.manifest import MANIFEST_NAME, ManifestError, sha256_file
+from genre.data.manifest import MANIFEST_NAME, ManifestError, read_manifest, sha256_file
 from genre.data.prepare import PARTIAL_DIR, plan_shards, prepare
 from tests.conftest import tiny_features, tiny_prepare
 from tests.data.test_prepare import _prepare_command
@@ -62,7 +62,9 @@ def hosts_copy(two_hosts, tmp_path) -> Path:
 
 def test_two_hosts_and_a_merge_write_what_one_host_writes(hosts_copy, reference, damaged_root):
     plans = plan_shards(load_fma_catalog(damaged_root), tiny_prepare().shard_size, tiny_prepare().seed)
-    assert len(plans) > 2 and not (hosts_copy / MANIFEST_NAME).exists()
+    assert len(plans) > 2
+    with pytest.raises(ManifestError, match=r"no manifest; .* \(hosts' parts are there: run `genre prepare-merge "):
+        read_manifest(hosts_copy)  # what `genre info` and every reader say before the merge
     reports = [json.loads(host_manifest_path(hosts_copy, HostShare(2, i)).read_text()) for i in (0, 1)]
     for index, report in enumerate(reports):  # each host holds shards number index, index + 2, ...
         assert list(report["shards"]) == [p.key for n, p in enumerate(plans) if n % 2 == index]
