@@ -12,6 +12,8 @@ A clip that cannot be used (missing, unreadable, empty, undecodable, too short, 
 whose worker process died) is skipped and listed in the manifest with its reason; nothing else is
 lost. An output folder that cannot be written is an error before any work; a write that fails (a
 full disk) is an error naming the file, and the finished shards stay for the rerun to resume from.
+
+`genre.data.hosts` shares one preparation among machines through `write_shards` and `assemble_manifest`.
 """
 
 from __future__ import annotations

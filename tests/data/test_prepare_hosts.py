@@ -116,6 +116,20 @@ def test_merge_refuses_a_missing_host(hosts_copy):
         merge_hosts(hosts_copy)
 
 
+def test_merge_refuses_a_damaged_host_manifest_naming_it(hosts_copy):
+    host1 = host_manifest_path(hosts_copy, HostShare(2, 1))
+    text = host1.read_text()
+    host1.write_text(text[: len(text) // 2])  # cut short, as by a full disk
+    with pytest.raises(ManifestError, match=rf"^{re.escape(str(host1))}: not valid JSON \(.*\); run this host's"):
+        merge_hosts(hosts_copy)
+    raw = json.loads(text)
+    del raw["shards"]
+    host1.write_text(json.dumps(raw))
+    with pytest.raises(ManifestError, match=rf"^{re.escape(str(host1))}: missing field\(s\) \['shards'\]"):
+        merge_hosts(hosts_copy)
+    assert not (hosts_copy / MANIFEST_NAME).exists()
+
+
 OTHER_SETTINGS = {
     "seed": (dict(seed=4), r"seed 4 vs 3"),
     "kinds": (dict(features=tiny_features(kinds=("raw", "mel"))), r"features\.handcrafted is only in host 0's"),
