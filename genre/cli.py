@@ -32,7 +32,7 @@ STUDY_STEPS_GROUP = "genre.study_steps"
 
 
 # Commands that never load TensorFlow, so they need not pay for silencing it.
-WITHOUT_TENSORFLOW = ("info", "synth", "report")
+WITHOUT_TENSORFLOW = ("info", "synth", "report", "prepare-merge")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -140,8 +140,20 @@ def build_parser() -> argparse.ArgumentParser:
     prep.add_argument("--raw-windows", type=int, default=8)
     prep.add_argument("--raw-window-length", type=int, default=10000)
     prep.add_argument("--shard-size", type=int, default=256, help="clips per shard")
+    prep.add_argument(
+        "--hosts", type=int, default=1, metavar="N", help="share the shards among N machines (default: %(default)s)"
+    )
+    prep.add_argument(
+        "--host-index", type=int, metavar="I", help="with --hosts: this machine's share, 0..N-1; then prepare-merge"
+    )
     _common(prep)
     prep.set_defaults(handler=_run_prepare)
+
+    merge = commands.add_parser(
+        "prepare-merge", help="check every host's shards (prepare --hosts) and write the data set's manifest"
+    )
+    merge.add_argument("data", type=Path, help="the folder holding every host's output")
+    merge.set_defaults(handler=_run_prepare_merge)
 
     fit = commands.add_parser("fit", help="train a model, then evaluate its best checkpoint on the test split")
     fit.add_argument("--model", required=True, help=f"the net to train: {', '.join(MODELS)}")
@@ -360,9 +372,15 @@ def _run_prepare(args) -> int:
     from genre.data.features import FeatureConfig, RawConfig
     from genre.data.fma import load_fma_catalog
     from genre.data.folders import load_folder_catalog
+    from genre.data.hosts import HostShare, prepare_host
     from genre.data.info import describe
     from genre.data.prepare import PrepareConfig, prepare
 
+    share = None
+    if args.hosts != 1 or args.host_index is not None:
+        if args.host_index is None:
+            raise ValueError(f"--hosts {args.hosts} needs --host-index, this machine's share (0..{args.hosts - 1})")
+        share = HostShare(args.hosts, args.host_index)  # checked before the catalog is read
     if args.fma is not None:
         catalog = load_fma_catalog(args.fma, subset=args.subset, split=args.split, seed=args.seed)
     else:
@@ -379,8 +397,22 @@ def _run_prepare(args) -> int:
         workers=args.workers,
         progress=not args.quiet,
     )
+    if share is not None:
+        report = prepare_host(catalog, args.out, config, share)
+        kept = sum(sum(r["labels"].values()) for r in report.shards.values())
+        print(f"host {share.index} of {share.hosts}: {len(report.shards)} shards, {kept} clips in {args.out}")
+        print(f"once every host has finished: genre prepare-merge {args.out}")
+        return 0
     manifest = prepare(catalog, args.out, config)
     print(describe(manifest, args.out))
+    return 0
+
+
+def _run_prepare_merge(args) -> int:
+    from genre.data.hosts import merge_hosts
+    from genre.data.info import describe
+
+    print(describe(merge_hosts(args.data), args.data))
     return 0
 
 

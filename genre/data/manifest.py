@@ -23,6 +23,20 @@ from genre.data.catalog import SPLITS
 
 MANIFEST_NAME = "manifest.json"
 FORMAT_VERSION = 2
+# The fields every shard of a data set shares, set before any clip is read; the rest follow from the shards.
+SETTINGS: tuple[str, ...] = (
+    "format_version",
+    "source",
+    "synthetic",
+    "genres",
+    "features",
+    "sample_rate",
+    "duration",
+    "seed",
+    "shard_size",
+    "versions",
+    "identity",
+)
 
 
 class ManifestError(ValueError):
@@ -80,8 +94,11 @@ def read_manifest(data_dir: str | Path) -> Manifest:
     """The manifest of a prepared data set (its folder), or a manifest file copied elsewhere."""
     path = Path(data_dir) if Path(data_dir).is_file() else Path(data_dir) / MANIFEST_NAME
     if not path.is_file():
-        partial = " (an interrupted preparation is there: run the same prepare command to finish it)"
-        hint = partial if (Path(data_dir) / ".partial").is_dir() else ""
+        hint = ""
+        if (Path(data_dir) / "hosts").is_dir():
+            hint = f" (hosts' parts are there: run `genre prepare-merge {data_dir}` once every host has finished)"
+        elif (Path(data_dir) / ".partial").is_dir():
+            hint = " (an interrupted preparation is there: run the same prepare command to finish it)"
         raise ManifestError(f"{path}: no manifest; {data_dir} is not a prepared data set{hint}")
     try:
         raw = json.loads(path.read_text())
@@ -96,6 +113,44 @@ def read_manifest(data_dir: str | Path) -> Manifest:
     if missing:
         raise ManifestError(f"{path}: missing field(s) {missing}")
     return Manifest(**{n: raw[n] for n in names})
+
+
+def assemble_manifest(
+    settings: dict, plan: list[tuple[str, str]], shards: dict[str, dict], source_skipped: list[dict], clips: list[dict]
+) -> Manifest:
+    """The manifest of a data set whose shards are all written, however many hosts wrote them.
+
+    settings: the `SETTINGS` fields. plan: (split, key) of every shard, in plan order. shards: each key's
+    record (`files` {kind: {file, records, sha256}}, `labels` {genre: clips}, the `skipped` and `padded`
+    clips). source_skipped: the clips the source itself dropped. clips: the clip table, in any order.
+    """
+    kinds = list(settings["features"])
+    counts = {s: {g: 0 for g in settings["genres"]} for s in SPLITS if any(split == s for split, _ in plan)}
+    files: dict[str, dict[str, list]] = {s: {k: [] for k in kinds} for s in counts}
+    skipped, padded = list(source_skipped), []
+    for split, key in plan:
+        record = shards[key]
+        for genre, n in record["labels"].items():
+            counts[split][genre] += n
+        for kind in kinds:
+            files[split][kind].append(record["files"][kind])
+        skipped += record["skipped"]
+        padded += record["padded"]
+    return Manifest(
+        **{name: settings[name] for name in SETTINGS},
+        counts=counts,
+        skipped=sorted(skipped, key=lambda s: s["track_id"]),
+        padded=sorted(padded, key=lambda s: s["track_id"]),
+        shards=files,
+        clips=sorted(clips, key=lambda c: c["track_id"]),
+    )
+
+
+def write_manifest(data_dir: str | Path, manifest: Manifest) -> None:
+    """Writes `DATA/manifest.json` whole or not at all (through a temporary file), as its presence means complete."""
+    tmp = Path(data_dir) / (MANIFEST_NAME + ".tmp")
+    tmp.write_text(manifest.to_json())
+    tmp.replace(Path(data_dir) / MANIFEST_NAME)
 
 
 def clip_table(tracks, skipped: Iterable[int] = ()) -> list[dict]:

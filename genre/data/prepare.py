@@ -12,6 +12,8 @@ A clip that cannot be used (missing, unreadable, empty, undecodable, too short, 
 whose worker process died) is skipped and listed in the manifest with its reason; nothing else is
 lost. An output folder that cannot be written is an error before any work; a write that fails (a
 full disk) is an error naming the file, and the finished shards stay for the rerun to resume from.
+
+`genre.data.hosts` shares one preparation among machines through `write_shards` and `assemble_manifest`.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ import platform
 import shutil
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -33,7 +35,16 @@ import numpy as np
 from genre.data.audio import AudioConfig, Clip, ClipError, load_clip
 from genre.data.catalog import SPLITS, Catalog
 from genre.data.features import FeatureConfig, compute_features
-from genre.data.manifest import FORMAT_VERSION, MANIFEST_NAME, Manifest, ManifestError, clip_table, sha256_file
+from genre.data.manifest import (
+    FORMAT_VERSION,
+    MANIFEST_NAME,
+    Manifest,
+    ManifestError,
+    assemble_manifest,
+    clip_table,
+    sha256_file,
+    write_manifest,
+)
 from genre.data.records import encode_example
 from genre.parallel import ordered_map
 
@@ -67,10 +78,14 @@ class ShardPlan:
 
     @property
     def key(self) -> str:
-        return f"{self.split}-{self.index:05d}"
+        return shard_key(self.split, self.index)
 
     def file(self, kind: str) -> str:
         return f"{self.split}/{kind}-{self.index:05d}-of-{self.count:05d}.tfrecord"
+
+
+def shard_key(split: str, index: int) -> str:
+    return f"{split}-{index:05d}"
 
 
 @dataclass(frozen=True)
@@ -124,17 +139,52 @@ def worker_died(task: tuple[int, str]) -> ClipResult:
 def prepare(catalog: Catalog, out: str | Path, config: PrepareConfig = PrepareConfig()) -> Manifest:
     out = Path(out)
     plans = plan_shards(catalog, config.shard_size, config.seed)
-    identity = _identity(catalog, config, plans)
+    identity = data_set_identity(catalog, config, plans)
     existing = _check_out_dir(out, identity)
     if existing is not None:
         _log(config, f"{out} already holds this prepared data set; nothing to do")
         return existing
 
     partial = out / PARTIAL_DIR
-    with _writing(partial / "identity", "choose another --out, or make it writable"):
+    done, processed, elapsed = write_shards(catalog, out, config, plans, partial, identity)
+    skipped_ids = [s.track_id for s in catalog.skipped] + [s["track_id"] for m in done.values() for s in m["skipped"]]
+    manifest = assemble_manifest(
+        manifest_settings(catalog, config, identity),
+        [(p.split, p.key) for p in plans],
+        done,
+        [s.as_dict() for s in catalog.skipped],
+        clip_table(catalog.tracks, skipped_ids),
+    )
+    with writing(out / MANIFEST_NAME):
+        write_manifest(out, manifest)
+    shutil.rmtree(partial)
+    _log(config, _summary(manifest, processed, elapsed))
+    return manifest
+
+
+def write_shards(
+    catalog: Catalog,
+    out: Path,
+    config: PrepareConfig,
+    plans: list[ShardPlan],
+    partial: Path,
+    identity: str,
+    known: Mapping[str, dict] | None = None,
+) -> tuple[dict[str, dict], int, float]:
+    """Writes every shard of `plans` that is not finished yet, and records each one as it finishes.
+
+    partial: the folder of this run's resumable state (the identity, one record per finished shard).
+    known: records of shards finished by an earlier run but kept elsewhere; like those in `partial`,
+    one counts only if its files are intact. Returns every shard's record by key, the clips
+    processed now, and the seconds that took.
+    """
+    known = known or {}
+    with writing(partial / "identity", "choose another --out, or make it writable"):
         partial.mkdir(parents=True, exist_ok=True)
-        (partial / "identity").write_text(identity)
-    done = {p.key: m for p in plans if (m := _finished_shard(out, p)) is not None}
+        # Whole or absent: a host starting beside this one reads it to check they prepare the same data set.
+        (partial / "identity.tmp").write_text(identity)
+        (partial / "identity.tmp").replace(partial / "identity")
+    done = {p.key: m for p in plans if (m := _finished_shard(out, partial, p, known.get(p.key))) is not None}
     todo = [p for p in plans if p.key not in done]
     total = sum(len(p.rows) for p in todo)
     if done:
@@ -147,27 +197,18 @@ def prepare(catalog: Catalog, out: str | Path, config: PrepareConfig = PrepareCo
     skipped_now = 0
     try:
         for plan in todo:
-            marker = _write_shard(out, plan, catalog, config, results, progress)
+            marker = _write_shard(out, partial, plan, catalog, config, results, progress)
             skipped_now += len(marker["skipped"])
             progress.set_postfix(skipped=skipped_now, refresh=False)
             done[plan.key] = marker
     finally:
         progress.close()
         results.close()
-    elapsed = time.perf_counter() - started
-
-    manifest = _build_manifest(catalog, config, plans, done, identity)
-    tmp = out / (MANIFEST_NAME + ".tmp")
-    with _writing(tmp):
-        tmp.write_text(manifest.to_json())
-        tmp.replace(out / MANIFEST_NAME)
-    shutil.rmtree(partial)
-    _log(config, _summary(manifest, total, elapsed))
-    return manifest
+    return done, total, time.perf_counter() - started
 
 
 @contextlib.contextmanager
-def _writing(path: Path, remedy: str = RESUME_HINT) -> Iterator[None]:
+def writing(path: Path, remedy: str = RESUME_HINT) -> Iterator[None]:
     """An OSError or TensorFlow's own write error inside (a full disk, a read-only or vanished
     folder) becomes one OutputError naming ``path``; what is finished stays for a rerun."""
     import tensorflow as tf
@@ -179,7 +220,7 @@ def _writing(path: Path, remedy: str = RESUME_HINT) -> Iterator[None]:
         raise OutputError(f"{path}: cannot write: {detail or type(err).__name__}; {remedy}") from err
 
 
-def _write_shard(out, plan, catalog, config, results, progress) -> dict:
+def _write_shard(out, partial, plan, catalog, config, results, progress) -> dict:
     kinds = config.features.kinds
     tmp_paths = {k: out / (plan.file(k) + ".tmp") for k in kinds}
     try:
@@ -188,10 +229,10 @@ def _write_shard(out, plan, catalog, config, results, progress) -> dict:
         for tmp in tmp_paths.values():  # a failed shard is written again in full; free what it took
             tmp.unlink(missing_ok=True)
         raise
-    tmp_marker = out / PARTIAL_DIR / f"{plan.key}.json.tmp"
-    with _writing(tmp_marker):
+    tmp_marker = partial / f"{plan.key}.json.tmp"
+    with writing(tmp_marker):
         tmp_marker.write_text(json.dumps(marker))
-        tmp_marker.replace(out / PARTIAL_DIR / f"{plan.key}.json")
+        tmp_marker.replace(partial / f"{plan.key}.json")
     return marker
 
 
@@ -200,10 +241,10 @@ def _write_shard_files(out, plan, catalog, config, results, progress, tmp_paths)
 
     kinds = config.features.kinds
     writers = {}
-    with _writing(out / plan.split):
+    with writing(out / plan.split):
         (out / plan.split).mkdir(parents=True, exist_ok=True)
     for kind, path in tmp_paths.items():
-        with _writing(path):
+        with writing(path):
             writers[kind] = tf.io.TFRecordWriter(str(path))
     skipped, padded, labels = [], [], collections.Counter()
     tolerance = config.features.audio.duration - config.features.audio.pad_tolerance
@@ -222,17 +263,17 @@ def _write_shard_files(out, plan, catalog, config, results, progress, tmp_paths)
                 example = encode_example(
                     kind, result.features[kind], track_id=track_id, label=label, seconds=result.seconds
                 )
-                with _writing(tmp_paths[kind]):
+                with writing(tmp_paths[kind]):
                     writers[kind].write(example)
             labels[catalog.genres[label]] += 1
     finally:
         for kind, writer in writers.items():
-            with _writing(tmp_paths[kind]):
+            with writing(tmp_paths[kind]):
                 writer.close()
     files = {}
     for kind, tmp in tmp_paths.items():
         final = out / plan.file(kind)
-        with _writing(final):
+        with writing(final):
             tmp.replace(final)
         files[kind] = {"file": plan.file(kind), "records": labels.total(), "sha256": sha256_file(final)}
     return {
@@ -243,17 +284,21 @@ def _write_shard_files(out, plan, catalog, config, results, progress, tmp_paths)
     }
 
 
-def _finished_shard(out: Path, plan: ShardPlan) -> dict | None:
-    """The marker of a shard finished by an earlier run, if its files are intact."""
-    marker_path = out / PARTIAL_DIR / f"{plan.key}.json"
-    if not marker_path.is_file():
-        return None
-    marker = json.loads(marker_path.read_text())
-    for entry in marker["files"].values():
+def _finished_shard(out: Path, partial: Path, plan: ShardPlan, known: dict | None) -> dict | None:
+    """The record of a shard finished by an earlier run (`known`, else its marker in `partial`), if its
+    files are intact."""
+    marker_path = partial / f"{plan.key}.json"
+    marker = known if known is not None else json.loads(marker_path.read_text()) if marker_path.is_file() else None
+    return marker if marker is not None and shard_intact(out, marker) else None
+
+
+def shard_intact(out: Path, record: dict) -> bool:
+    """Every file of a shard's record is in `out` with the SHA-256 the record gives it."""
+    for entry in record["files"].values():
         path = out / entry["file"]
         if not path.is_file() or sha256_file(path) != entry["sha256"]:
-            return None
-    return marker
+            return False
+    return True
 
 
 def _check_out_dir(out: Path, identity: str) -> Manifest | None:
@@ -282,7 +327,7 @@ def _check_out_dir(out: Path, identity: str) -> Manifest | None:
     return None
 
 
-def _identity(catalog: Catalog, config: PrepareConfig, plans: list[ShardPlan]) -> str:
+def data_set_identity(catalog: Catalog, config: PrepareConfig, plans: list[ShardPlan]) -> str:
     blob = json.dumps(
         {
             "format_version": FORMAT_VERSION,
@@ -299,38 +344,22 @@ def _identity(catalog: Catalog, config: PrepareConfig, plans: list[ShardPlan]) -
     return hashlib.sha256(blob.encode()).hexdigest()
 
 
-def _build_manifest(catalog, config, plans, done, identity) -> Manifest:
-    counts = {s: {g: 0 for g in catalog.genres} for s in SPLITS if any(p.split == s for p in plans)}
-    shards: dict[str, dict[str, list]] = {s: {k: [] for k in config.features.kinds} for s in counts}
-    skipped = [s.as_dict() for s in catalog.skipped]
-    padded = []
-    for plan in plans:
-        marker = done[plan.key]
-        for genre, n in marker["labels"].items():
-            counts[plan.split][genre] += n
-        for kind in config.features.kinds:
-            shards[plan.split][kind].append(marker["files"][kind])
-        skipped += marker["skipped"]
-        padded += marker["padded"]
+def manifest_settings(catalog: Catalog, config: PrepareConfig, identity: str) -> dict:
+    """The manifest's `SETTINGS` fields: what every shard of this data set shares, on any host."""
     audio = config.features.audio
-    return Manifest(
-        format_version=FORMAT_VERSION,
-        source=catalog.source,
-        synthetic=catalog.synthetic,
-        genres=list(catalog.genres),
-        counts=counts,
-        features=config.features.describe(),
-        sample_rate=audio.sample_rate,
-        duration=audio.duration,
-        seed=config.seed,
-        shard_size=config.shard_size,
-        skipped=sorted(skipped, key=lambda s: s["track_id"]),
-        padded=sorted(padded, key=lambda s: s["track_id"]),
-        versions=_versions(),
-        shards=shards,
-        clips=clip_table(catalog.tracks, (s["track_id"] for s in skipped)),
-        identity=identity,
-    )
+    return {
+        "format_version": FORMAT_VERSION,
+        "source": catalog.source,
+        "synthetic": catalog.synthetic,
+        "genres": list(catalog.genres),
+        "features": config.features.describe(),
+        "sample_rate": audio.sample_rate,
+        "duration": audio.duration,
+        "seed": config.seed,
+        "shard_size": config.shard_size,
+        "versions": _versions(),
+        "identity": identity,
+    }
 
 
 def _versions() -> dict[str, str]:
