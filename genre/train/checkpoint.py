@@ -84,7 +84,7 @@ def load_resume_state(directory: Path, model) -> dict:
         if (old / STATE).is_file():  # killed between the two renames of save_resume_state
             directory = old
         else:
-            raise RunError(f"{directory}: no resume state; the run never finished an epoch, start it again")
+            raise RunError(f"{directory}: no resume state (no epoch finished, no step was saved); start the run again")
     state = read_json(directory / STATE)
     arrays = _read_variables(directory / VARIABLES)
     model.optimizer.build(model.trainable_variables)
