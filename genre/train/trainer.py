@@ -91,6 +91,7 @@ class _ResumePoint(keras.callbacks.Callback):
         self.directory, self.stateful, self.config, self.clock = directory, stateful, config, clock
         self.steps, self.every_n_steps, self.every_n_minutes, self.stop = steps, every_n_steps, every_n_minutes, stop
         self.saved_epoch: int | None = None
+        self.saved: dict | None = None  # the position of the last state this process saved
         self.step_offset = 0  # batches of the current epoch done before this `fit` call (a resumed epoch)
         self._epoch = 0
         self._saved_at = time.monotonic()
@@ -131,6 +132,7 @@ class _ResumePoint(keras.callbacks.Callback):
         }
         save_resume_state(self.directory, self.model, self.config, state, inside_epoch=inside_epoch)
         self._saved_at = time.monotonic()
+        self.saved = position
 
     def _stopped(self, where: str) -> str:
         return (
@@ -306,10 +308,10 @@ class Trainer:
                 if guard.tripped or model.stop_training:
                     break
         if guard.tripped:
-            last = last_dir if resume_point.saved_epoch or resume else None
+            saved = resume_point.saved or ({"epoch": first_epoch, "step": first_step} if resume else None)
             where = (
-                f"the last good state is {last} (epoch {resume_point.saved_epoch or first_epoch})"
-                if last
+                f"the last good state is {last_dir} ({_position(saved)})"
+                if saved
                 else "no epoch finished before it, so there is no checkpoint"
             )
             raise TrainingDiverged(
@@ -336,6 +338,11 @@ class Trainer:
             last_checkpoint=last_dir / "model.keras" if (last_dir / "model.keras").is_file() else None,
             stopped_early=bool(early and early.stopped_epoch),
         )
+
+
+def _position(saved: dict) -> str:
+    step = saved.get("step", 0)
+    return f"epoch {saved['epoch'] + 1}, after step {step}" if step else f"epoch {saved['epoch']}"
 
 
 def _keep_rows_before(curves: Path, epoch: int) -> None:
