@@ -23,7 +23,7 @@ from genre.models.musicnn import VARIANTS as MUSICNN_VARIANTS
 from genre.options import add_options, config_from_args
 from genre.study import NETS
 from genre.synth.dataset import SynthConfig
-from genre.train import TrainingDiverged
+from genre.train import Preempted, TrainingDiverged
 
 BASELINE_NAMES = tuple(BASELINES)
 NET_NAMES = NETS
@@ -49,6 +49,8 @@ def main(argv: list[str] | None = None) -> int:
     except TrainingDiverged as err:
         print(f"genre {args.command}: {err}", file=sys.stderr)
         return 3
+    except Preempted as err:
+        return _preempted(args, err)
     except KeyboardInterrupt:
         print(f"genre {args.command}: interrupted; run the same command again to resume", file=sys.stderr)
         return 130
@@ -166,6 +168,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     fit.add_argument("--run-dir", type=Path, help="where the run goes (default: runs/<model>-<time>)")
     fit.add_argument("--resume", action="store_true", help="continue the run in --run-dir where it stopped")
+    fit.add_argument(
+        "--requeue",
+        action="store_true",
+        help="on SIGTERM under SLURM ($SLURM_JOB_ID set): save, then `scontrol requeue` the job",
+    )
     _cv_options(fit)
     fit.set_defaults(handler=_run_fit)
 
@@ -414,6 +421,18 @@ def _run_prepare_merge(args) -> int:
 
     print(describe(merge_hosts(args.data), args.data))
     return 0
+
+
+def _preempted(args, err: Preempted) -> int:
+    """SIGTERM stopped training with its state saved: say so, requeue on SLURM if asked, exit 75."""
+    from genre.train.preemption import PREEMPTED_EXIT_CODE, requeue_slurm
+
+    print(f"genre {args.command}: {err}", file=sys.stderr)
+    if getattr(args, "requeue", False):
+        job = os.environ.get("SLURM_JOB_ID")
+        note = requeue_slurm(job) if job else "--requeue: SLURM_JOB_ID is not set, so there is no job to requeue"
+        print(f"genre {args.command}: {note}", file=sys.stderr)
+    return PREEMPTED_EXIT_CODE
 
 
 def _run_fit(args) -> int:

@@ -4,7 +4,8 @@
 parallel interleaved reads, parse, cache of the compact stored form, shuffle (training only,
 seeded), conversion to float32, batch, prefetch, and a known cardinality so `model.fit` knows
 its epoch length. `make_epochs` gives training epochs whose order depends only on the seed and
-the epoch number (exact resumption). `load_arrays` gives a split as NumPy arrays for scikit-learn.
+the epoch number (exact resumption); `make_epoch_legs` the same from any batch inside an epoch.
+`load_arrays` gives a split as NumPy arrays for scikit-learn.
 
 Model inputs are float32, converted from the stored form by the kind itself
 (`FeatureKind.to_input`, the conversion `predict` uses too); labels are int32 indices into the
@@ -21,6 +22,7 @@ from the fold (checked against the manifest's clip table), so the cardinality st
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -106,7 +108,70 @@ def make_epochs(
 
     Each epoch's order depends only on `seed` and the epoch number, so training resumed at epoch
     k sees exactly the batches an uninterrupted run saw from epoch k on. Feed it to `model.fit`
-    with `steps_per_epoch` and `initial_epoch=first_epoch`.
+    with `steps_per_epoch` and `initial_epoch=first_epoch`. To resume inside an epoch, see
+    `make_epoch_legs`.
+    """
+    legs, steps = make_epoch_legs(
+        data_dir,
+        split,
+        kind,
+        first_epoch=first_epoch,
+        first_step=0,
+        epochs=epochs,
+        batch_size=batch_size,
+        seed=seed,
+        window_mode=window_mode,
+        limit_batches=limit_batches,
+        drop_remainder=drop_remainder,
+        cache=cache,
+        shuffle_buffer=shuffle_buffer,
+        verify=verify,
+        manifest=manifest,
+        fold=fold,
+    )
+    return legs[0].batches, steps
+
+
+@dataclass(frozen=True)
+class EpochLeg:
+    """Epochs `first_epoch` to `end_epoch - 1` of `batches`, each of `steps` batches: one `model.fit` call."""
+
+    batches: object  # a tf.data.Dataset
+    first_epoch: int
+    end_epoch: int
+    steps: int
+
+
+def make_epoch_legs(
+    data_dir: str | Path,
+    split: str,
+    kind: str,
+    *,
+    first_epoch: int,
+    first_step: int,
+    epochs: int,
+    batch_size: int = 32,
+    seed: int = 0,
+    window_mode: str = "flat",
+    limit_batches: int | None = None,
+    drop_remainder: bool = False,
+    cache: bool = True,
+    shuffle_buffer: int = 8192,
+    verify: bool = True,
+    manifest: Manifest | None = None,
+    fold: Fold | None = None,
+) -> tuple[list[EpochLeg], int]:
+    """The training batches from batch `first_step` of epoch `first_epoch` on, and the steps per epoch.
+
+    Keras's `fit` runs the same number of steps every epoch, so a run resumed inside an epoch is
+    two legs: the rest of that epoch (`steps - first_step` batches), then the later epochs. The
+    legs share one parsed (and cached) stream, so the data is read once. Batch b of epoch e is the
+    same as in an uninterrupted run: the epoch's order is the shuffle seeded by (seed, e), and
+    resuming skips its first `first_step * batch_size` examples as they leave the shuffle, before
+    they are converted or batched. When the shuffle buffer holds the whole split (the default up to
+    8192 examples) the shuffle has read every record before its first output anyway, so skipping
+    reads nothing more; with a smaller buffer it reads the skipped records (from the cache, or the
+    shards) but never converts, batches or trains on them.
     """
     import tensorflow as tf
 
@@ -120,23 +185,36 @@ def make_epochs(
         raise ValueError(f"{split} holds {examples} examples: not one whole batch of {batch_size}")
     if limit_batches is not None:
         steps = min(steps, limit_batches)
+    if not 0 <= first_step < steps:
+        raise ValueError(f"need 0 <= first_step < {steps} (the steps of an epoch), got first_step={first_step}")
     buffer = min(shuffle_buffer, max(examples, 1))
     finish = _finish(kind, with_track_id=False)
 
-    def one_epoch(epoch: int):
+    def one_epoch(epoch: int, skip_batches: int = 0):
         # Python-int seeds: a tensor seed trips TensorFlow's check against the global seed.
         shuffled = base.shuffle(buffer, seed=seed * 1_000_003 + epoch, reshuffle_each_iteration=False)
+        if skip_batches:
+            shuffled = shuffled.skip(skip_batches * batch_size)
         batches = shuffled.map(finish, num_parallel_calls=tf.data.AUTOTUNE).batch(
             batch_size, drop_remainder=drop_remainder
         )
-        return batches.take(steps)
+        return batches.take(steps - skip_batches)
 
-    # Epoch datasets share `base` and so its cache; the choice stream plays them in order.
-    per_epoch = [one_epoch(e) for e in range(first_epoch, epochs)]
-    order = tf.data.Dataset.range(len(per_epoch)).flat_map(lambda i: tf.data.Dataset.from_tensors(i).repeat(steps))
-    ds = tf.data.Dataset.choose_from_datasets(per_epoch, order)
-    ds = ds.apply(tf.data.experimental.assert_cardinality(steps * (epochs - first_epoch)))
-    return ds.prefetch(tf.data.AUTOTUNE), steps
+    def chain(first: int, end: int):
+        # Epoch datasets share `base` and so its cache; the choice stream plays them in order.
+        per_epoch = [one_epoch(e) for e in range(first, end)]
+        order = tf.data.Dataset.range(len(per_epoch)).flat_map(lambda i: tf.data.Dataset.from_tensors(i).repeat(steps))
+        ds = tf.data.Dataset.choose_from_datasets(per_epoch, order)
+        ds = ds.apply(tf.data.experimental.assert_cardinality(steps * (end - first)))
+        return EpochLeg(ds.prefetch(tf.data.AUTOTUNE), first, end, steps)
+
+    if first_step == 0:
+        return [chain(first_epoch, epochs)], steps
+    rest = one_epoch(first_epoch, first_step).apply(tf.data.experimental.assert_cardinality(steps - first_step))
+    legs = [EpochLeg(rest.prefetch(tf.data.AUTOTUNE), first_epoch, first_epoch + 1, steps - first_step)]
+    if first_epoch + 1 < epochs:
+        legs.append(chain(first_epoch + 1, epochs))
+    return legs, steps
 
 
 def _examples(data_dir, split, kind, window_mode, cache, verify, manifest, file_shuffle_seed, fold=None):

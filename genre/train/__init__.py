@@ -7,3 +7,7 @@ imports nothing heavy; Keras is imported by the modules that need it.
 
 class TrainingDiverged(RuntimeError):
     """The loss became NaN or infinite; the message names where and the last good checkpoint."""
+
+
+class Preempted(RuntimeError):
+    """SIGTERM stopped training at a step boundary, after its resume state was saved; `--resume` continues."""

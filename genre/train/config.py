@@ -71,6 +71,10 @@ class TrainerConfig:
     # Training batches the batch norms' moving statistics are recomputed from before each validation
     # (callbacks.BatchNormUpdate); 0: keep Keras's moving averages.
     bn_update_batches: int = 32
+    # Resume state saved inside an epoch too (besides every epoch's end), every N training steps
+    # and/or every N minutes, so a killed run loses at most that much; None: at epoch ends only.
+    checkpoint_every_n_steps: int | None = None
+    checkpoint_every_n_minutes: float | None = None
     progress: bool = True
     tensorboard: bool = True
 
@@ -85,7 +89,10 @@ class TrainerConfig:
             raise ValueError(f"unknown monitor_mode {self.monitor_mode!r}; valid modes are ['max', 'min']")
         if self.bn_update_batches < 0:
             raise ValueError(f"bn_update_batches must be 0 (off) or a positive count, got {self.bn_update_batches}")
-        for name in ("limit_train_batches", "limit_val_batches"):
+        minutes = self.checkpoint_every_n_minutes
+        if minutes is not None and not minutes > 0:
+            raise ValueError(f"checkpoint_every_n_minutes must be positive or unset, got {minutes}")
+        for name in ("limit_train_batches", "limit_val_batches", "checkpoint_every_n_steps"):
             value = getattr(self, name)
             if value is not None and value < 1:
                 raise ValueError(f"{name} must be at least 1 or unset, got {value}")

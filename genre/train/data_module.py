@@ -1,7 +1,7 @@
 """The data module: a prepared data set's splits as the pipelines a model needs.
 
 It knows which feature kind and window mode the model eats, and hands the Trainer training
-epochs (`genre.data.make_epochs`), validation batches and clip-grouped evaluation batches. With a
+epochs (`genre.data.pipeline.make_epoch_legs`), validation batches and clip-grouped evaluation batches. With a
 cross-validation `Fold`, "train", "validation" and "test" are the fold's roles, read from every
 split folder (`genre.data.pipeline`).
 """
@@ -11,9 +11,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from genre.data import Manifest, make_dataset, make_epochs, model_input_shape, read_manifest
+from genre.data import Manifest, make_dataset, model_input_shape, read_manifest
 from genre.data.features import get_kind
-from genre.data.pipeline import clip_count, shard_entries, verify_shards
+from genre.data.pipeline import clip_count, make_epoch_legs, shard_entries, verify_shards
 from genre.train.config import DataConfig
 
 if TYPE_CHECKING:
@@ -66,13 +66,22 @@ class DataModule:
     def _flat_windows(self) -> bool:
         return get_kind(self.kind).windowed and self.window_mode == "flat"
 
-    def train_epochs(self, first_epoch: int, epochs: int, limit_batches: int | None = None, exact_batches=False):
-        """exact_batches: drop a last partial batch (data parallelism splits whole batches)."""
-        return make_epochs(
+    def train_epochs(
+        self,
+        first_epoch: int,
+        epochs: int,
+        limit_batches: int | None = None,
+        exact_batches=False,
+        first_step: int = 0,
+    ):
+        """The training legs from batch `first_step` of `first_epoch` on (`genre.data.pipeline.make_epoch_legs`)
+        and the steps per epoch. exact_batches: drop a last partial batch (data parallelism splits whole batches)."""
+        return make_epoch_legs(
             self.config.data,
             "train",
             self.kind,
             first_epoch=first_epoch,
+            first_step=first_step,
             epochs=epochs,
             drop_remainder=exact_batches,
             batch_size=self.config.batch_size,

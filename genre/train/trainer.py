@@ -1,8 +1,10 @@
 """The Trainer: how a task is trained. The loop policy Keras's `fit` lacks, around `fit` itself.
 
 Keras runs the steps (on JAX or TensorFlow). The Trainer adds: a run directory, top-k and last
-checkpoints, exact resumption (`resume=True` continues a killed run from its last finished epoch
-with the same variables, optimizer and RNG state, callback state and data order), early stopping,
+checkpoints, exact resumption (`resume=True` continues a killed run from its last saved state,
+at an epoch's end or, with `checkpoint_every_n_steps`/`_minutes`, inside an epoch, with the same
+variables, optimizer, RNG, metric and callback state and data position), a clean stop on SIGTERM
+(the state saved at the next step boundary, then `Preempted`), early stopping,
 reduce-on-plateau or cosine learning rate, gradient clipping, mixed precision where the device
 has it, CSV and TensorBoard logs, a NaN/inf stop that keeps the last good checkpoint, `seed` and
 `deterministic`, and debug limits (`fast_dev_run`, `limit_train_batches`, `limit_val_batches`).
@@ -12,6 +14,7 @@ User callbacks in Keras's shape (e.g. Optuna's pruning callback) run inside the 
 from __future__ import annotations
 
 import contextlib
+import csv
 import math
 import time
 from dataclasses import dataclass, field
@@ -20,7 +23,7 @@ from pathlib import Path
 import keras
 
 from genre.run_dir import STATE, RunDir, read_json, write_json
-from genre.train import TrainingDiverged
+from genre.train import Preempted, TrainingDiverged
 from genre.train.callbacks import (
     BatchNormUpdate,
     EarlyStopping,
@@ -30,9 +33,10 @@ from genre.train.callbacks import (
     StatefulCallback,
     TopKCheckpoint,
 )
-from genre.train.checkpoint import load_resume_state, save_model, save_resume_state
+from genre.train.checkpoint import load_resume_state, restore_metrics, save_model, save_resume_state
 from genre.train.config import OptimConfig, TrainerConfig
 from genre.train.data_module import DataModule
+from genre.train.preemption import StopRequest, stop_on_sigterm
 from genre.train.task import ClassificationTask
 
 
@@ -65,23 +69,94 @@ class _Plan:
 
 
 class _ResumePoint(keras.callbacks.Callback):
-    """Last in the callback list: after every finished epoch, saves what resumption needs."""
+    """Last in the callback list: saves what resumption needs after every finished epoch, and between
+    steps every `every_n_steps` steps (counted over the run: epoch * steps + step) and/or every
+    `every_n_minutes`; on a stop request (SIGTERM) it saves at the next step boundary and raises
+    `Preempted`. A request during an epoch's last step or its validation is honoured at its end,
+    which saves anyway. A state inside an epoch is {"epoch": e, "step": k}: k batches of epoch e
+    are done; one at an epoch's end is {"epoch": e + 1, "step": 0}."""
 
-    def __init__(self, directory: Path, stateful: dict[str, StatefulCallback], config: dict, clock) -> None:
+    def __init__(
+        self,
+        directory: Path,
+        stateful: dict[str, StatefulCallback],
+        config: dict,
+        clock,
+        steps: int,
+        every_n_steps: int | None,
+        every_n_minutes: float | None,
+        stop: StopRequest,
+    ) -> None:
         super().__init__()
         self.directory, self.stateful, self.config, self.clock = directory, stateful, config, clock
+        self.steps, self.every_n_steps, self.every_n_minutes, self.stop = steps, every_n_steps, every_n_minutes, stop
         self.saved_epoch: int | None = None
+        self.saved: dict | None = None  # the position of the last state this process saved
+        self.step_offset = 0  # batches of the current epoch done before this `fit` call (a resumed epoch)
+        self._epoch = 0
+        self._saved_at = time.monotonic()
+
+    def on_epoch_begin(self, epoch, logs=None) -> None:
+        self._epoch = epoch
+
+    def on_train_batch_end(self, batch, logs=None) -> None:
+        step = self.step_offset + batch + 1
+        if step >= self.steps or not _finite(logs):
+            return  # the epoch's end saves next; diverged weights never overwrite the last good state
+        # Several hosts must take this decision together (a SIGTERM may reach some processes only, and
+        # clocks differ): process 0 decides and broadcasts it, so all save the same step.
+        stop = self.stop.requested
+        if stop or self._due(self._epoch * self.steps + step):
+            self._save({"epoch": self._epoch, "step": step}, inside_epoch=True)
+        if stop:
+            raise Preempted(self._stopped(f"epoch {self._epoch + 1}, after step {step} of {self.steps}"))
 
     def on_epoch_end(self, epoch, logs=None) -> None:
-        if not all(math.isfinite(float(v)) for k, v in (logs or {}).items() if "loss" in k):
-            return  # never overwrite the last good state with diverged weights
+        self.step_offset = 0
+        if _finite(logs):
+            self._save({"epoch": epoch + 1, "step": 0})
+            self.saved_epoch = epoch + 1
+        if self.stop.requested:
+            raise Preempted(self._stopped(f"the end of epoch {epoch + 1}"))
+
+    def _due(self, global_step: int) -> bool:
+        if self.every_n_steps and global_step % self.every_n_steps == 0:
+            return True
+        return bool(self.every_n_minutes) and time.monotonic() - self._saved_at >= 60 * self.every_n_minutes
+
+    def _save(self, position: dict, inside_epoch: bool = False) -> None:
         state = {
-            "epoch": epoch + 1,
+            **position,
             "train_seconds": self.clock(),
             "callbacks": {name: cb.state() for name, cb in self.stateful.items()},
         }
-        save_resume_state(self.directory, self.model, self.config, state)
-        self.saved_epoch = epoch + 1
+        save_resume_state(self.directory, self.model, self.config, state, inside_epoch=inside_epoch)
+        self._saved_at = time.monotonic()
+        self.saved = position
+
+    def _stopped(self, where: str) -> str:
+        return (
+            f"{self.stop.name} received: training stopped at {where}, with its resume state in {self.directory}; "
+            "continue with --resume on the same run directory"
+        )
+
+
+def _finite(logs) -> bool:
+    return all(math.isfinite(float(v)) for k, v in (logs or {}).items() if "loss" in k)
+
+
+class _RestoreMetrics(keras.callbacks.Callback):
+    """First in the list of a resumed epoch's `fit`: after Keras reset the metrics at the epoch's start,
+    sets their accumulators to the saved ones, so the epoch's means cover its steps before the kill."""
+
+    def __init__(self, values, directory: Path) -> None:
+        super().__init__()
+        self.values, self.directory = values, directory
+
+    def on_epoch_begin(self, epoch, logs=None) -> None:
+        if self.values is not None:
+            restore_metrics(self.model, self.values, self.directory)
+            self.values = None
 
 
 class Trainer:
@@ -164,24 +239,24 @@ class Trainer:
         if task.optim.schedule == "plateau":
             stateful["plateau"] = _plateau(task.optim, c)
 
-        first_epoch, seconds_before = plan.start_epoch, 0.0
+        first_epoch, first_step, seconds_before, metrics_values = plan.start_epoch, 0, 0.0, None
         last_dir = plan.last
         if resume:
             state = load_resume_state(last_dir, model)
-            first_epoch, seconds_before = state["epoch"], state["train_seconds"]
+            first_epoch, first_step, seconds_before = state["epoch"], state.get("step", 0), state["train_seconds"]
+            metrics_values = state["metrics_values"] if first_step else None
             for name, callback in stateful.items():
                 callback.load_state(state["callbacks"][name])
             if state.get("finished") or first_epoch >= plan.epochs:
                 return model, self._result(first_epoch, seconds_before, stateful, last_dir)
+            _keep_rows_before(plan.curves, first_epoch)  # rows of epochs after the state are written again
         else:
+            plan.curves.unlink(missing_ok=True)
             for callback in stateful.values():
                 callback.reset()
 
         started = time.perf_counter()
         guard = NanGuard()
-        resume_point = _ResumePoint(
-            last_dir, stateful, run_config, lambda: seconds_before + time.perf_counter() - started
-        )
         callbacks = [guard]
         if c.bn_update_batches:
             # Before the checkpoint and resume callbacks, so what they save holds the new statistics.
@@ -191,29 +266,52 @@ class Trainer:
             LearningRateLogger(),
             *self.user_callbacks,
             *stateful.values(),
-            keras.callbacks.CSVLogger(str(plan.curves), append=resume),
+            # append: a resumed run, and the second `fit` of a resumed epoch, add rows to the same file.
+            keras.callbacks.CSVLogger(str(plan.curves), append=True),
         ]
         if c.tensorboard:
             callbacks.append(keras.callbacks.TensorBoard(str(plan.logs / "tensorboard"), write_graph=False))
-        if not c.fast_dev_run:
-            callbacks.append(resume_point)
 
-        train, steps = data.train_epochs(first_epoch, plan.epochs, plan.limit_train, exact_train)
-        history = model.fit(
-            train,
-            validation_data=data.validation(plan.limit_val, exact_batches),
-            epochs=plan.epochs,
-            initial_epoch=first_epoch,
-            steps_per_epoch=steps,
-            callbacks=callbacks,
-            shuffle=False,
-            verbose=1 if c.progress else 0,
-        )
+        legs, steps = data.train_epochs(first_epoch, plan.epochs, plan.limit_train, exact_train, first_step)
+        if metrics_values is not None:
+            # TensorFlow builds the compiled metrics when it first traces a step, after the epoch began;
+            # build them now from the data's shapes (Keras's own step, which JAX's `fit` runs anyway).
+            model._symbolic_build(data_batch=legs[0].batches.element_spec)
+        validation = data.validation(plan.limit_val, exact_batches)
+        history: dict[str, list] = {}
+        with stop_on_sigterm(enabled=not c.fast_dev_run) as stop:
+            resume_point = _ResumePoint(
+                last_dir,
+                stateful,
+                run_config,
+                lambda: seconds_before + time.perf_counter() - started,
+                steps,
+                c.checkpoint_every_n_steps,
+                c.checkpoint_every_n_minutes,
+                stop,
+            )
+            for i, leg in enumerate(legs):
+                resume_point.step_offset = first_step if i == 0 else 0
+                restore = [_RestoreMetrics(metrics_values, last_dir)] if i == 0 and metrics_values else []
+                fitted = model.fit(
+                    leg.batches,
+                    validation_data=validation,
+                    epochs=leg.end_epoch,
+                    initial_epoch=leg.first_epoch,
+                    steps_per_epoch=leg.steps,
+                    callbacks=[*restore, *callbacks, *([] if c.fast_dev_run else [resume_point])],
+                    shuffle=False,
+                    verbose=1 if c.progress else 0,
+                )
+                for key, values in fitted.history.items():
+                    history.setdefault(key, []).extend(values)
+                if guard.tripped or model.stop_training:
+                    break
         if guard.tripped:
-            last = last_dir if resume_point.saved_epoch or resume else None
+            saved = resume_point.saved or ({"epoch": first_epoch, "step": first_step} if resume else None)
             where = (
-                f"the last good state is {last} (epoch {resume_point.saved_epoch or first_epoch})"
-                if last
+                f"the last good state is {last_dir} ({_position(saved)})"
+                if saved
                 else "no epoch finished before it, so there is no checkpoint"
             )
             raise TrainingDiverged(
@@ -225,7 +323,7 @@ class Trainer:
             state = read_json(last_dir / STATE)
             write_json(last_dir / STATE, {**state, "finished": True})
         result = self._result(done, seconds, stateful, last_dir)
-        result.history = history.history
+        result.history = history
         return model, result
 
     def _result(self, epochs, seconds, stateful, last_dir) -> FitResult:
@@ -240,6 +338,26 @@ class Trainer:
             last_checkpoint=last_dir / "model.keras" if (last_dir / "model.keras").is_file() else None,
             stopped_early=bool(early and early.stopped_epoch),
         )
+
+
+def _position(saved: dict) -> str:
+    step = saved.get("step", 0)
+    return f"epoch {saved['epoch'] + 1}, after step {step}" if step else f"epoch {saved['epoch']}"
+
+
+def _keep_rows_before(curves: Path, epoch: int) -> None:
+    """Drops the CSV rows of epoch `epoch` and later: a kill after an epoch's row was written but before
+    its state was saved would otherwise leave that epoch's row twice."""
+    if not curves.is_file():
+        return
+    with curves.open(newline="") as f:
+        rows = list(csv.reader(f))
+    kept = rows[:1] + [row for row in rows[1:] if row and int(row[0]) < epoch]
+    if len(kept) != len(rows):
+        tmp = curves.with_name(curves.name + ".tmp")
+        with tmp.open("w", newline="") as f:
+            csv.writer(f).writerows(kept)
+        tmp.replace(curves)
 
 
 def _plateau(optim: OptimConfig, c: TrainerConfig) -> ReduceLROnPlateau:

@@ -140,6 +140,22 @@ def test_epochs_depend_only_on_seed_and_epoch_number(prepared):
     assert limited_steps == 1 and len(limited) == 4
 
 
+def test_epoch_legs_resume_inside_an_epoch_with_the_batches_an_uninterrupted_run_has(prepared):
+    from genre.data.pipeline import make_epoch_legs, make_epochs
+
+    settings = {"epochs": 3, "batch_size": 4, "seed": 9}
+    full, steps = make_epochs(prepared, "train", "handcrafted", first_epoch=0, **settings)
+    expected = [x.numpy() for x, _ in full]
+    legs, _ = make_epoch_legs(prepared, "train", "handcrafted", first_epoch=1, first_step=3, **settings)
+    assert [(leg.first_epoch, leg.end_epoch, leg.steps) for leg in legs] == [(1, 2, steps - 3), (2, 3, steps)]
+    assert [leg.batches.cardinality().numpy() for leg in legs] == [steps - 3, steps]
+    resumed = [x.numpy() for leg in legs for x, _ in leg.batches]
+    assert len(resumed) == len(expected[steps + 3 :])
+    assert all(np.array_equal(a, b) for a, b in zip(resumed, expected[steps + 3 :], strict=True))
+    with pytest.raises(ValueError, match=f"need 0 <= first_step < {steps}"):
+        make_epoch_legs(prepared, "train", "handcrafted", first_epoch=1, first_step=steps, **settings)
+
+
 def test_a_fold_reads_exactly_its_track_ids_from_every_split_folder(prepared):
     from genre.data.folds import manifest_folds
     from genre.data.pipeline import make_epochs, track_ids

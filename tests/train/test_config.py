@@ -30,6 +30,8 @@ def test_unknown_setting_lists_the_valid_ones():
         ("deterministic", "maybe", "not a valid bool"),
         ("optimizer", "rmsprop", "valid optimizers"),
         ("max_epochs", "0", "at least 1"),
+        ("checkpoint_every_n_steps", "0", "checkpoint_every_n_steps must be at least 1 or unset, got 0"),
+        ("checkpoint_every_n_minutes", "-1", "checkpoint_every_n_minutes must be positive or unset, got -1.0"),
     ],
 )
 def test_bad_values_are_errors_naming_them(key, value, message):
