@@ -159,3 +159,35 @@ def test_tensorflow_refuses_several_hosts_before_any_work(tmp_path, prepared, mo
     assert err.strip() == f"genre fit: error: {TENSORFLOW_MULTI_HOST_REFUSAL}"
     assert "keras-team/keras/issues/20585" in err
     assert not run.exists()
+
+
+@pytest.mark.parametrize("resume", [False, True])
+def test_only_process_zero_writes_the_run_directory(tmp_path, resume):
+    from genre.train.distributed import Processes
+    from genre.train.fit import _own_run
+
+    run = tmp_path / "run"
+    if resume:
+        run.mkdir()
+        (run / "config.json").write_text("{}")
+    with _own_run(run, Processes(0, 2), resume) as own:
+        assert own == run
+    with _own_run(run, Processes(1, 2), resume) as own:
+        assert not own.is_relative_to(tmp_path) and own.name == run.name
+        assert own.exists() == resume  # a resumed run starts from a copy of process 0's
+        own.mkdir(exist_ok=True)
+        assert sorted(p.name for p in own.iterdir()) == (["config.json"] if resume else [])
+        (own / "metrics.json").write_text("{}")
+    assert not own.exists() and not (run / "metrics.json").exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == (["run"] if resume else [])
+
+
+def test_resuming_on_a_host_that_cannot_see_the_run_is_an_error(tmp_path):
+    from genre.train.distributed import Processes
+    from genre.train.fit import _own_run
+
+    with (
+        pytest.raises(ValueError, match=r"process 1 cannot see process 0's run directory"),
+        _own_run(tmp_path / "run", Processes(1, 2), resume=True),
+    ):
+        pass
