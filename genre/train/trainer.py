@@ -5,7 +5,8 @@ checkpoints, exact resumption (`resume=True` continues a killed run from its las
 with the same variables, optimizer and RNG state, callback state and data order), early stopping,
 reduce-on-plateau or cosine learning rate, gradient clipping, mixed precision where the device
 has it, CSV and TensorBoard logs, a NaN/inf stop that keeps the last good checkpoint, `seed` and
-`deterministic`, and debug limits (`fast_dev_run`, `limit_train_batches`, `limit_val_batches`).
+`deterministic`, debug limits (`fast_dev_run`, `limit_train_batches`, `limit_val_batches`), and
+devices and hosts (`genre.train.distributed`).
 User callbacks in Keras's shape (e.g. Optuna's pruning callback) run inside the same loop.
 """
 
@@ -131,20 +132,21 @@ class Trainer:
             init_from=init_from,
             prepare_model=prepare_model,
         )
+        processes = connect(self.cluster)  # before anything is written, and before JAX computes
+        if data.processes != processes:
+            raise ValueError(f"the data module is sharded for {data.processes}, the run has {processes}")
         plan.checkpoints.mkdir(parents=True, exist_ok=True)
         plan.logs.mkdir(parents=True, exist_ok=True)
         seed_everything(c.seed, c.deterministic)
-        processes = connect(self.cluster)
-        if data.processes != processes:
-            raise ValueError(f"the data module is sharded for {data.processes}, the run has {processes}")
         with distribution_scope(c.devices, processes) as placement:
             if data.config.batch_size % placement.devices:
                 where = f" over {processes.count} processes" if processes.count > 1 else ""
                 raise ValueError(
                     f"batch_size {data.config.batch_size} must be divisible by devices={placement.devices}{where}"
                 )
-            # Each process feeds whole batches of its own devices; validation keeps every clip as long
-            # as each process has one device (processes give it whole to their own device).
+            # Batches are split over a process's own devices, so with several of them a last partial
+            # batch is dropped (validation too). With one device a process, every process feeds the
+            # whole validation set to it and every clip counts.
             return self._fit(task, data, plan, run_config, resume, exact_batches=placement.local_devices > 1)
 
     def _fit(self, task, data, plan, run_config, resume, exact_batches):
