@@ -120,8 +120,12 @@ def test_two_processes_train_as_one_with_the_same_global_batch(tmp_path, prepare
     coordinator = f"127.0.0.1:{_free_port()}"
     flags = ["--num-processes=2", f"--coordinator={coordinator}"]
     pair = [_fit(prepared, tmp_path / "two", *flags, f"--process-id={i}", env=env) for i in range(2)]
-    train_and_evaluate(tiny_config(**SETTINGS), tmp_path / "one")  # while they run: one process, here
-    outputs = [p.communicate(timeout=300) for p in pair]
+    try:
+        train_and_evaluate(tiny_config(**SETTINGS), tmp_path / "one")  # while they run: one process, here
+        outputs = [p.communicate(timeout=300) for p in pair]
+    finally:
+        for p in pair:  # a process left waiting for its peer would otherwise outlive the test
+            p.kill()
     for process, (_, err) in zip(pair, outputs, strict=True):
         assert process.returncode == 0, err[-3000:]
 
