@@ -174,6 +174,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="on SIGTERM under SLURM ($SLURM_JOB_ID set): save, then `scontrol requeue` the job",
     )
     _cv_options(fit)
+    _cluster_options(fit)
     fit.set_defaults(handler=_run_fit)
 
     baseline = commands.add_parser("baseline", help="fit a classic model on per-clip features, evaluate it")
@@ -266,6 +267,38 @@ def _cv_options(sub: argparse.ArgumentParser) -> None:
     )
     sub.add_argument("--repeats", type=int, default=1, metavar="R", help="with --folds: repeat with new folds")
     sub.add_argument("--fold-seed", type=int, metavar="S", help="with --folds: the folds' seed (default: the data's)")
+
+
+def _cluster_options(sub: argparse.ArgumentParser) -> None:
+    group = sub.add_argument_group(
+        "several hosts (KERAS_BACKEND=jax)",
+        "one run over several processes, each on its own devices; the global batch (batch_size) is split over "
+        "them and process 0 writes the run directory. Unset options come from JAX_COORDINATOR_ADDRESS, "
+        "JAX_NUM_PROCESSES and JAX_PROCESS_ID (else TF_CONFIG's workers)",
+    )
+    group.add_argument("--num-processes", type=int, metavar="N", help="processes in the run")
+    group.add_argument("--process-id", type=int, metavar="I", help="this process's index, 0..N-1")
+    group.add_argument("--coordinator", metavar="HOST:PORT", help="the address process 0 listens on")
+    group.add_argument(
+        "--detect-cluster",
+        action="store_true",
+        help="let JAX find the processes in the cluster's environment (SLURM, a Cloud TPU pod slice, Open MPI)",
+    )
+
+
+def _cluster(args):
+    from genre.train.distributed import cluster_from
+
+    cluster = cluster_from(
+        os.environ,
+        coordinator=args.coordinator,
+        num_processes=args.num_processes,
+        process_id=args.process_id,
+        detect=args.detect_cluster,
+    )
+    if cluster.multi_process and args.folds is not None:
+        raise ValueError("--folds runs on one host: drop --num-processes/--detect-cluster (or the JAX_* variables)")
+    return cluster
 
 
 def _cross_validation(args):
@@ -436,6 +469,7 @@ def _preempted(args, err: Preempted) -> int:
 
 
 def _run_fit(args) -> int:
+    from genre.train.distributed import connect
     from genre.train.fit import default_config, train_and_evaluate
 
     cv = _cross_validation(args)
@@ -446,11 +480,15 @@ def _run_fit(args) -> int:
         # the default config is replaced by the run's own config.json
     else:
         config = _configure(config, args, ("data", "weights"))
+    cluster = _cluster(args)
+    if cluster.multi_process and args.run_dir is None:
+        raise ValueError("several processes need --run-dir: each would name its own by the clock")
     run_dir = args.run_dir or _default_run_dir(args.model)
     if cv is not None:
         return _run_cross_validation(config, run_dir, cv)
-    metrics = train_and_evaluate(config, run_dir, resume=args.resume)
-    print(_metrics_summary(metrics, run_dir))
+    metrics = train_and_evaluate(config, run_dir, resume=args.resume, cluster=cluster)
+    if connect(cluster).writes:  # already joined: this only says which process this is
+        print(_metrics_summary(metrics, run_dir))
     return 0
 
 

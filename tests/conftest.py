@@ -152,7 +152,11 @@ def pytest_collection_modifyitems(config, items) -> None:
 
 def pytest_runtest_setup(item) -> None:
     """Tests for several devices skip without them; they fail instead when the devices were asked for
-    (GENRE_TEST_CPU_DEVICES, `tox -e devices`) and GENRE_REQUIRE_DEVICES=1 says they must appear."""
+    (GENRE_TEST_CPU_DEVICES, `tox -e devices`) and GENRE_REQUIRE_DEVICES=1 says they must appear.
+    Tests of several processes (hosts) start subprocesses that share the cores: they run in `tox -e hosts`
+    (GENRE_TEST_HOSTS=1) only, not once more in every other environment."""
+    if item.get_closest_marker("hosts") and os.environ.get("GENRE_TEST_HOSTS") != "1":
+        pytest.skip("starts several processes: run `tox -e hosts` (GENRE_TEST_HOSTS=1)")
     if not item.get_closest_marker("devices"):
         return
     backend = os.environ.get("KERAS_BACKEND", "tensorflow")

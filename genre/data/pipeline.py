@@ -4,8 +4,9 @@
 parallel interleaved reads, parse, cache of the compact stored form, shuffle (training only,
 seeded), conversion to float32, batch, prefetch, and a known cardinality so `model.fit` knows
 its epoch length. `make_epochs` gives training epochs whose order depends only on the seed and
-the epoch number (exact resumption); `make_epoch_legs` the same from any batch inside an epoch.
-`load_arrays` gives a split as NumPy arrays for scikit-learn.
+the epoch number (exact resumption), and on several processes each one's block of every global
+batch; `make_epoch_legs` the same from any batch inside an epoch. `load_arrays` gives a split as
+NumPy arrays for scikit-learn.
 
 Model inputs are float32, converted from the stored form by the kind itself
 (`FeatureKind.to_input`, the conversion `predict` uses too); labels are int32 indices into the
@@ -103,6 +104,8 @@ def make_epochs(
     verify: bool = True,
     manifest: Manifest | None = None,
     fold: Fold | None = None,
+    process_index: int = 0,
+    process_count: int = 1,
 ):
     """Training batches for epochs `first_epoch` to `epochs - 1`, back to back, and the steps per epoch.
 
@@ -110,6 +113,12 @@ def make_epochs(
     k sees exactly the batches an uninterrupted run saw from epoch k on. Feed it to `model.fit`
     with `steps_per_epoch` and `initial_epoch=first_epoch`. To resume inside an epoch, see
     `make_epoch_legs`.
+
+    process_count > 1: `batch_size` is the global batch, and this process (`process_index`) gets rows
+    [i * b, (i + 1) * b) of each, b = batch_size / process_count: the processes' blocks, laid side by
+    side in process order, are the very batches one process would train on (dropout masks and
+    all), so a run on several hosts follows a run on one. Every process reads every shard and
+    shuffles the same way; it converts (and so holds in memory as float32) only its own block.
     """
     legs, steps = make_epoch_legs(
         data_dir,
@@ -128,6 +137,8 @@ def make_epochs(
         verify=verify,
         manifest=manifest,
         fold=fold,
+        process_index=process_index,
+        process_count=process_count,
     )
     return legs[0].batches, steps
 
@@ -160,6 +171,8 @@ def make_epoch_legs(
     verify: bool = True,
     manifest: Manifest | None = None,
     fold: Fold | None = None,
+    process_index: int = 0,
+    process_count: int = 1,
 ) -> tuple[list[EpochLeg], int]:
     """The training batches from batch `first_step` of epoch `first_epoch` on, and the steps per epoch.
 
@@ -177,6 +190,14 @@ def make_epoch_legs(
 
     if not 0 <= first_epoch < epochs:
         raise ValueError(f"need 0 <= first_epoch < epochs, got first_epoch={first_epoch}, epochs={epochs}")
+    if batch_size % process_count or not 0 <= process_index < process_count:
+        raise ValueError(
+            f"batch_size {batch_size} over {process_count} processes (this one {process_index}): "
+            "the batch must split evenly and the index be one of them"
+        )
+    if process_count > 1 and not drop_remainder:
+        raise ValueError("several processes split whole batches: pass drop_remainder=True")
+    local_batch = batch_size // process_count
     base, examples = _examples(
         data_dir, split, kind, window_mode, cache, verify, manifest, file_shuffle_seed=None, fold=fold
     )
@@ -193,10 +214,12 @@ def make_epoch_legs(
     def one_epoch(epoch: int, skip_batches: int = 0):
         # Python-int seeds: a tensor seed trips TensorFlow's check against the global seed.
         shuffled = base.shuffle(buffer, seed=seed * 1_000_003 + epoch, reshuffle_each_iteration=False)
-        if skip_batches:
+        if skip_batches:  # whole global batches, so the blocks below stay aligned
             shuffled = shuffled.skip(skip_batches * batch_size)
+        if process_count > 1:
+            shuffled = _block_of_batches(shuffled, local_batch, process_count, process_index)
         batches = shuffled.map(finish, num_parallel_calls=tf.data.AUTOTUNE).batch(
-            batch_size, drop_remainder=drop_remainder
+            local_batch, drop_remainder=drop_remainder
         )
         return batches.take(steps - skip_batches)
 
@@ -215,6 +238,15 @@ def make_epoch_legs(
     if first_epoch + 1 < epochs:
         legs.append(chain(first_epoch + 1, epochs))
     return legs, steps
+
+
+def _block_of_batches(ds, block: int, count: int, index: int):
+    """The examples at positions [index * block, (index + 1) * block) of every run of count * block."""
+    import tensorflow as tf
+
+    position = tf.data.Dataset.counter()
+    mine = tf.data.Dataset.zip(position, ds).filter(lambda i, example: (i // block) % count == index)
+    return mine.map(lambda i, example: example)
 
 
 def _examples(data_dir, split, kind, window_mode, cache, verify, manifest, file_shuffle_seed, fold=None):

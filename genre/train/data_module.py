@@ -3,7 +3,8 @@
 It knows which feature kind and window mode the model eats, and hands the Trainer training
 epochs (`genre.data.pipeline.make_epoch_legs`), validation batches and clip-grouped evaluation batches. With a
 cross-validation `Fold`, "train", "validation" and "test" are the fold's roles, read from every
-split folder (`genre.data.pipeline`).
+split folder (`genre.data.pipeline`). On several processes (`processes`), each one's training epochs
+hold its block of every global batch; validation and evaluation batches are whole on every process.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from genre.data import Manifest, make_dataset, model_input_shape, read_manifest
 from genre.data.features import get_kind
 from genre.data.pipeline import clip_count, make_epoch_legs, shard_entries, verify_shards
 from genre.train.config import DataConfig
+from genre.train.distributed import SINGLE_PROCESS, Processes
 
 if TYPE_CHECKING:
     from genre.data.folds import Fold
@@ -28,6 +30,7 @@ class DataModule:
     seed: int
     manifest: Manifest
     fold: Fold | None = None
+    processes: Processes = SINGLE_PROCESS
 
     @classmethod
     def from_config(
@@ -38,6 +41,7 @@ class DataModule:
         seed: int,
         splits: tuple[str, ...] | None = None,
         fold: Fold | None = None,
+        processes: Processes = SINGLE_PROCESS,
     ) -> DataModule:
         """splits: those the run will read (default: all); only their shards are checked, so a tuning
         trial never opens the test split. A fold's roles read every split folder, so all are checked."""
@@ -46,7 +50,17 @@ class DataModule:
         # Checked once here, not by every pipeline built below (a run builds several).
         for split in manifest.shards if splits is None or fold is not None else splits:
             verify_shards(config.data, shard_entries(manifest, split, kind))
-        return cls(config=config, kind=kind, window_mode=window_mode, seed=seed, manifest=manifest, fold=fold)
+        if config.batch_size % processes.count:
+            raise ValueError(f"batch_size {config.batch_size} must be divisible by the {processes.count} processes")
+        return cls(
+            config=config,
+            kind=kind,
+            window_mode=window_mode,
+            seed=seed,
+            manifest=manifest,
+            fold=fold,
+            processes=processes,
+        )
 
     @property
     def input_shape(self) -> tuple[int, ...]:
@@ -75,7 +89,8 @@ class DataModule:
         first_step: int = 0,
     ):
         """The training legs from batch `first_step` of `first_epoch` on (`genre.data.pipeline.make_epoch_legs`)
-        and the steps per epoch. exact_batches: drop a last partial batch (data parallelism splits whole batches)."""
+        and the steps per epoch. exact_batches: drop a last partial batch (data parallelism splits whole
+        batches, and so do several processes)."""
         return make_epoch_legs(
             self.config.data,
             "train",
@@ -83,7 +98,7 @@ class DataModule:
             first_epoch=first_epoch,
             first_step=first_step,
             epochs=epochs,
-            drop_remainder=exact_batches,
+            drop_remainder=exact_batches or self.processes.count > 1,
             batch_size=self.config.batch_size,
             seed=self.seed,
             window_mode=self.window_mode,
@@ -93,6 +108,8 @@ class DataModule:
             manifest=self.manifest,
             verify=False,
             fold=self.fold,
+            process_index=self.processes.index,
+            process_count=self.processes.count,
         )
 
     def validation(self, limit_batches: int | None = None, exact_batches: bool = False):

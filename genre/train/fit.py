@@ -3,12 +3,18 @@
 `train_and_evaluate` builds the data module, task and Trainer from a `FitConfig`, trains (or
 resumes) in a run directory, then evaluates the best checkpoint once on the validation and test
 splits and writes `metrics.json`. With `evaluate_test=False` (tuning trials) the test split is never
-opened, not even to check its shards, and `metrics.json` has no "test" key. `evaluate_run` and
-`predict_paths` work from a run directory alone.
+opened, not even to check its shards, and `metrics.json` has no "test" key. On several processes
+(`cluster`) they train as one, and each evaluates the whole of every split with its own copy of
+the best checkpoint; only process 0 writes the run directory. `evaluate_run` and `predict_paths`
+work from a run directory alone.
 """
 
 from __future__ import annotations
 
+import contextlib
+import shutil
+import tempfile
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -17,6 +23,7 @@ from genre.evaluate import RunMetrics, data_summary, score_split, score_splits
 from genre.run_dir import RunDir
 from genre.train.config import FitConfig
 from genre.train.data_module import DataModule
+from genre.train.distributed import ClusterConfig, Processes, connect
 from genre.train.inference import predict_file, predict_split, predictions
 from genre.train.task import ClassificationTask
 from genre.train.trainer import Trainer
@@ -41,12 +48,42 @@ def train_and_evaluate(
     callbacks=(),
     evaluate_test: bool = True,
     fold: Fold | None = None,
+    cluster: ClusterConfig | None = None,
 ) -> dict:
     """fold: a cross-validation fold whose roles replace the stored splits (kept in the run as `fold.json`;
-    a resumed run takes its own)."""
+    a resumed run takes its own). cluster: the processes training together (default: this one alone)."""
+    cluster = cluster or ClusterConfig()
+    processes = connect(cluster)  # first: JAX must join the other processes before it computes anything
+    with _own_run(Path(run), processes, resume) as own:
+        return _train_and_evaluate(config, own, resume, callbacks, evaluate_test, fold, cluster, processes)
+
+
+@contextlib.contextmanager
+def _own_run(run: Path, processes: Processes, resume: bool):
+    """The run directory this process writes: `run` itself on process 0; on the others a private copy
+    in a temporary folder, removed at the end, so they never race process 0 on its files. They resume
+    from a copy of process 0's run directory, which must be visible to them (a shared filesystem)."""
+    if processes.writes:
+        yield run
+        return
+    with tempfile.TemporaryDirectory(prefix=f"genre-process-{processes.index}-") as scratch:
+        own = Path(scratch) / run.name
+        if resume:
+            if not RunDir(run).config_file.is_file():
+                raise ValueError(
+                    f"{run}: process {processes.index} cannot see process 0's run directory; resuming on "
+                    "several hosts reads it from every host (a shared filesystem)"
+                )
+            shutil.copytree(run, own)
+        yield own
+
+
+def _train_and_evaluate(config, run, resume, callbacks, evaluate_test, fold, cluster, processes) -> dict:
     from genre.models import get_model, load_model
 
     run_dir = RunDir(run)
+    if not processes.writes:  # one progress bar for the run, process 0's
+        config = replace(config, trainer=replace(config.trainer, progress=False))
     spec = get_model(config.model)
     if resume:
         config = FitConfig.from_dict(run_dir.config(), spec.config_class)
@@ -55,7 +92,13 @@ def train_and_evaluate(
         run_dir.require_new()
     splits = ("train", "validation", "test") if evaluate_test else ("train", "validation")
     data = DataModule.from_config(
-        config.data, spec.feature_kind, spec.window_mode, config.trainer.seed, splits=splits, fold=fold
+        config.data,
+        spec.feature_kind,
+        spec.window_mode,
+        config.trainer.seed,
+        splits=splits,
+        fold=fold,
+        processes=processes,
     )
     if spec.preflight is not None:
         spec.preflight(config.model_config, data.input_shape)
@@ -63,7 +106,7 @@ def train_and_evaluate(
         run_dir.start(config.to_dict(), Path(config.data.data) / MANIFEST_NAME)
         run_dir.write_fold(fold)
     task = ClassificationTask(spec, config.model_config, config.optim, data.input_shape, len(data.genres))
-    trainer = Trainer(config.trainer, list(callbacks))
+    trainer = Trainer(config.trainer, list(callbacks), cluster=cluster)
     model, result = trainer.fit(task, data, run_dir, run_config=config.to_dict(), resume=resume)
     model, result = _fine_tune(trainer, task, data, run_dir, config, model, result, resume)
 

@@ -7,7 +7,8 @@ variables, optimizer, RNG, metric and callback state and data position), a clean
 (the state saved at the next step boundary, then `Preempted`), early stopping,
 reduce-on-plateau or cosine learning rate, gradient clipping, mixed precision where the device
 has it, CSV and TensorBoard logs, a NaN/inf stop that keeps the last good checkpoint, `seed` and
-`deterministic`, and debug limits (`fast_dev_run`, `limit_train_batches`, `limit_val_batches`).
+`deterministic`, debug limits (`fast_dev_run`, `limit_train_batches`, `limit_val_batches`), and
+devices and hosts (`genre.train.distributed`).
 User callbacks in Keras's shape (e.g. Optuna's pruning callback) run inside the same loop.
 """
 
@@ -36,6 +37,7 @@ from genre.train.callbacks import (
 from genre.train.checkpoint import load_resume_state, restore_metrics, save_model, save_resume_state
 from genre.train.config import OptimConfig, TrainerConfig
 from genre.train.data_module import DataModule
+from genre.train.distributed import ClusterConfig, connect, distribution_scope
 from genre.train.preemption import StopRequest, stop_on_sigterm
 from genre.train.task import ClassificationTask
 
@@ -160,9 +162,14 @@ class _RestoreMetrics(keras.callbacks.Callback):
 
 
 class Trainer:
-    def __init__(self, config: TrainerConfig | None = None, callbacks: list | None = None) -> None:
+    def __init__(
+        self, config: TrainerConfig | None = None, callbacks: list | None = None, cluster: ClusterConfig | None = None
+    ) -> None:
+        """cluster: the processes (hosts) of the run; each then trains on its `devices` devices, and
+        `data` must be sharded over them (`DataModule.processes`)."""
         self.config = config or TrainerConfig()
         self.user_callbacks = list(callbacks or [])
+        self.cluster = cluster or ClusterConfig()
 
     def fit(
         self,
@@ -200,13 +207,22 @@ class Trainer:
             init_from=init_from,
             prepare_model=prepare_model,
         )
+        processes = connect(self.cluster)  # before anything is written, and before JAX computes
+        if data.processes != processes:
+            raise ValueError(f"the data module is sharded for {data.processes}, the run has {processes}")
         plan.checkpoints.mkdir(parents=True, exist_ok=True)
         plan.logs.mkdir(parents=True, exist_ok=True)
         seed_everything(c.seed, c.deterministic)
-        with distribution_scope(c.devices) as devices:
-            if data.config.batch_size % devices:
-                raise ValueError(f"batch_size {data.config.batch_size} must be divisible by devices={devices}")
-            return self._fit(task, data, plan, run_config, resume, exact_batches=devices > 1)
+        with distribution_scope(c.devices, processes) as placement:
+            if data.config.batch_size % placement.devices:
+                where = f" over {processes.count} processes" if processes.count > 1 else ""
+                raise ValueError(
+                    f"batch_size {data.config.batch_size} must be divisible by devices={placement.devices}{where}"
+                )
+            # Batches are split over a process's own devices, so with several of them a last partial
+            # batch is dropped (validation too). With one device a process, every process feeds the
+            # whole validation set to it and every clip counts.
+            return self._fit(task, data, plan, run_config, resume, exact_batches=placement.local_devices > 1)
 
     def _fit(self, task, data, plan, run_config, resume, exact_batches):
         c = self.config
@@ -364,43 +380,6 @@ def _plateau(optim: OptimConfig, c: TrainerConfig) -> ReduceLROnPlateau:
     return ReduceLROnPlateau(
         c.monitor, c.monitor_mode, optim.plateau_factor, optim.plateau_patience, optim.min_learning_rate
     )
-
-
-@contextlib.contextmanager
-def distribution_scope(devices: int):
-    """Data parallelism over `devices` devices for everything built and trained inside.
-
-    The one place that branches on the backend: `keras.distribution.DataParallel` on JAX (one or
-    several hosts), `tf.distribute.MirroredStrategy` on TensorFlow. Accelerators are used when
-    there are any, CPU devices otherwise (e.g. virtual ones, for tests). Each global batch is split
-    across the devices, so the batch size must be divisible by their number.
-    """
-    if devices == 1:
-        yield 1
-        return
-    if keras.backend.backend() == "jax":
-        available = keras.distribution.list_devices()
-    elif keras.backend.backend() == "tensorflow":
-        import tensorflow as tf
-
-        available = [d.name for d in tf.config.list_logical_devices("GPU") or tf.config.list_logical_devices("CPU")]
-    else:
-        raise ValueError(f"devices={devices} needs the jax or tensorflow backend, not {keras.backend.backend()!r}")
-    count = len(available) if devices == -1 else devices
-    if count > len(available):
-        raise ValueError(f"devices={devices} but this machine has {len(available)}: {available}")
-    if keras.backend.backend() == "jax":
-        previous = keras.distribution.distribution()
-        keras.distribution.set_distribution(keras.distribution.DataParallel(devices=available[:count]))
-        try:
-            yield count
-        finally:
-            keras.distribution.set_distribution(previous)
-    else:
-        import tensorflow as tf
-
-        with tf.distribute.MirroredStrategy(available[:count]).scope():
-            yield count
 
 
 def seed_everything(seed: int, deterministic: bool) -> None:

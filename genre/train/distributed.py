@@ -1,0 +1,218 @@
+"""Which processes and devices one run trains on: one host or several, on either backend.
+
+`ClusterConfig` names the processes of a run (a coordinator address, their count, this one's index,
+or "let JAX find them in the cluster's environment"); `cluster_from` fills it from command-line
+values over an environment mapping. `connect` joins the processes before any JAX computation
+(`jax.distributed.initialize`) and hands on `Processes` (this one's index, their count);
+`distribution_scope` then spreads training over every device of every process
+(`keras.distribution.DataParallel`, or `tf.distribute.MirroredStrategy` on one TensorFlow host).
+
+Only the backends' own engines are used. TensorFlow is refused on several hosts: Keras 3.15's
+`fit` under `tf.distribute.MultiWorkerMirroredStrategy` fails at its first step
+(keras-team/keras#20585): on a plain `tf.data` set, on `experimental_distribute_dataset` and on
+`distribute_datasets_from_function` alike (the symbolic build reduces the batch structure, which
+the multi-worker strategy cannot), and past that the train step's metric reduction fails too.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+TENSORFLOW_MULTI_HOST_REFUSAL = (
+    "training on several hosts needs KERAS_BACKEND=jax: Keras's fit under TensorFlow's "
+    "MultiWorkerMirroredStrategy fails at its first step (https://github.com/keras-team/keras/issues/20585)"
+)
+
+
+@dataclass(frozen=True)
+class ClusterConfig:
+    """The processes of one run. Nothing set: one process. `detect`: JAX finds the rest in the
+    cluster's environment (SLURM, a Cloud TPU pod slice, Open MPI); values given override it."""
+
+    coordinator: str | None = None  # HOST:PORT that process 0 listens on
+    num_processes: int | None = None
+    process_id: int | None = None
+    detect: bool = False
+
+    def __post_init__(self) -> None:
+        if self.num_processes is not None and self.num_processes < 1:
+            raise ValueError(f"num_processes must be at least 1, got {self.num_processes}")
+        if self.process_id is not None and not 0 <= self.process_id < (self.num_processes or 1 << 30):
+            raise ValueError(f"process_id must be in [0, {self.num_processes}), got {self.process_id}")
+        if self.detect or (self.num_processes or 1) == 1:
+            return
+        if self.process_id is None or not self.coordinator:
+            raise ValueError(
+                f"num_processes={self.num_processes} needs the coordinator (HOST:PORT of process 0) and this "
+                f"process's id (0..{self.num_processes - 1}), or the cluster's detection (--detect-cluster)"
+            )
+        host, sep, port = self.coordinator.rpartition(":")
+        if not sep or not host or not port.isdigit():
+            raise ValueError(f"coordinator must be HOST:PORT, got {self.coordinator!r}")
+
+    @property
+    def multi_process(self) -> bool:
+        return self.detect or (self.num_processes or 1) > 1
+
+
+@dataclass(frozen=True)
+class Processes:
+    """This process's place in the run: only process 0 writes the run directory."""
+
+    index: int = 0
+    count: int = 1
+
+    @property
+    def writes(self) -> bool:
+        return self.index == 0
+
+
+SINGLE_PROCESS = Processes()
+
+
+def cluster_from(
+    environ: Mapping[str, str],
+    *,
+    coordinator: str | None = None,
+    num_processes: int | None = None,
+    process_id: int | None = None,
+    detect: bool = False,
+) -> ClusterConfig:
+    """Given values over the environment: JAX_COORDINATOR_ADDRESS, JAX_NUM_PROCESSES and JAX_PROCESS_ID,
+    else TF_CONFIG's workers (its first worker as the coordinator, its task index as the process id)."""
+
+    def number(name: str) -> int | None:
+        text = environ.get(name)
+        if text is None or not text.strip():
+            return None
+        if not text.strip().isdigit():
+            raise ValueError(f"environment variable {name}={text!r} is not a count")
+        return int(text)
+
+    fields = {
+        "coordinator": environ.get("JAX_COORDINATOR_ADDRESS") or None,
+        "num_processes": number("JAX_NUM_PROCESSES"),
+        "process_id": number("JAX_PROCESS_ID"),
+    }
+    if not any(v is not None for v in fields.values()) and environ.get("TF_CONFIG"):
+        fields = _tf_config_cluster(environ["TF_CONFIG"])
+    given = {"coordinator": coordinator, "num_processes": num_processes, "process_id": process_id}
+    merged = {k: given[k] if given[k] is not None else fields[k] for k in given}
+    return ClusterConfig(**merged, detect=detect)
+
+
+def _tf_config_cluster(text: str) -> dict:
+    try:
+        spec = json.loads(text)
+        workers = spec["cluster"]["worker"]
+        index = int(spec.get("task", {}).get("index", 0))
+    except (ValueError, KeyError, TypeError, AttributeError) as err:
+        raise ValueError(f"environment variable TF_CONFIG is not a cluster spec with workers ({err})") from None
+    return {"coordinator": workers[0] if workers else None, "num_processes": len(workers), "process_id": index}
+
+
+def connect(cluster: ClusterConfig) -> Processes:
+    """Joins this process to the others of the run; call it before any JAX computation. Calling it
+    again once joined only reports where this process stands."""
+    if not cluster.multi_process:
+        return SINGLE_PROCESS
+    import keras
+
+    if keras.backend.backend() == "tensorflow":
+        raise ValueError(TENSORFLOW_MULTI_HOST_REFUSAL)
+    if keras.backend.backend() != "jax":
+        raise ValueError(f"training on several hosts needs KERAS_BACKEND=jax, not {keras.backend.backend()!r}")
+    import jax
+
+    if not jax.distributed.is_initialized():
+        # JAX's CPU devices have no collectives of their own across processes; gloo gives them some
+        # (GPUs and TPUs use theirs, and ignore this setting).
+        jax.config.update("jax_cpu_collectives_implementation", "gloo")
+        try:
+            jax.distributed.initialize(
+                coordinator_address=cluster.coordinator,
+                num_processes=cluster.num_processes,
+                process_id=cluster.process_id,
+            )
+        except (RuntimeError, ValueError) as err:
+            where = f"coordinator {cluster.coordinator}" if cluster.coordinator else "the cluster's environment"
+            raise ValueError(f"could not join the other processes through {where}: {err}") from None
+    processes = Processes(index=jax.process_index(), count=jax.process_count())
+    if cluster.num_processes is not None and processes.count != cluster.num_processes:
+        raise ValueError(f"num_processes={cluster.num_processes}, but the run has {processes.count} processes")
+    return processes
+
+
+@dataclass(frozen=True)
+class Placement:
+    """The devices training runs on: `devices` in all, `local_devices` of them in this process."""
+
+    devices: int
+    local_devices: int
+
+
+@contextlib.contextmanager
+def distribution_scope(devices: int, processes: Processes = SINGLE_PROCESS):
+    """Data parallelism over `devices` devices of each process for everything built and trained inside;
+    yields the `Placement`.
+
+    The one place that branches on the backend: `keras.distribution.DataParallel` on JAX (one or
+    several hosts), `tf.distribute.MirroredStrategy` on TensorFlow. Accelerators are used when
+    there are any, CPU devices otherwise (e.g. virtual ones, for tests). Each global batch is split
+    across all the devices, so the batch size must be divisible by their number. On several
+    processes each feeds its own part of every global batch (`DataModule` shards it), so Keras is
+    told not to shard the data set itself.
+    """
+    import keras
+
+    if processes.count > 1:
+        yield from _multi_process_scope(devices, processes)
+        return
+    if devices == 1:
+        yield Placement(1, 1)
+        return
+    if keras.backend.backend() == "jax":
+        available = keras.distribution.list_devices()
+    elif keras.backend.backend() == "tensorflow":
+        import tensorflow as tf
+
+        available = [d.name for d in tf.config.list_logical_devices("GPU") or tf.config.list_logical_devices("CPU")]
+    else:
+        raise ValueError(f"devices={devices} needs the jax or tensorflow backend, not {keras.backend.backend()!r}")
+    count = len(available) if devices == -1 else devices
+    if count > len(available):
+        raise ValueError(f"devices={devices} but this machine has {len(available)}: {available}")
+    if keras.backend.backend() == "jax":
+        previous = keras.distribution.distribution()
+        keras.distribution.set_distribution(keras.distribution.DataParallel(devices=available[:count]))
+        try:
+            yield Placement(count, count)
+        finally:
+            keras.distribution.set_distribution(previous)
+    else:
+        import tensorflow as tf
+
+        with tf.distribute.MirroredStrategy(available[:count]).scope():
+            yield Placement(count, count)
+
+
+def _multi_process_scope(devices: int, processes: Processes):
+    import jax
+    import keras
+
+    local = jax.local_devices()
+    count = len(local) if devices == -1 else devices
+    if count > len(local):
+        raise ValueError(f"devices={devices} but process {processes.index} has {len(local)}: {local}")
+    # The first `count` devices of every process, in JAX's global order (process by process), so
+    # process p's rows of a global batch are the p-th block of it.
+    chosen = [d for p in range(processes.count) for d in [d for d in jax.devices() if d.process_index == p][:count]]
+    previous = keras.distribution.distribution()
+    keras.distribution.set_distribution(keras.distribution.DataParallel(devices=chosen, auto_shard_dataset=False))
+    try:
+        yield Placement(len(chosen), count)
+    finally:
+        keras.distribution.set_distribution(previous)

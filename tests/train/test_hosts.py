@@ -1,0 +1,197 @@
+"""One run over several processes (hosts), here 2 on 127.0.0.1: JAX joins them over gloo, TensorFlow refuses.
+
+The end-to-end tests start `genre fit` in subprocesses and carry the `hosts` marker: they run in
+`tox -e hosts` only. The cluster's configuration and the sharding of batches over processes are
+checked in-process, in every environment.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from genre.cli import main
+from genre.train.distributed import TENSORFLOW_MULTI_HOST_REFUSAL, ClusterConfig, cluster_from
+from tests.train.conftest import tiny_set_arguments
+
+# A 2-process run follows the 1-process run with the same global batch: the same batches, initial
+# weights and dropout masks. Only float32 rounding differs (the all-reduce adds the two processes'
+# gradients, one device sums the whole batch): 3e-7 relative was measured on the losses after 3 epochs.
+LOSS_RTOL = 1e-5
+
+
+def test_flags_override_the_environment():
+    env = {"JAX_COORDINATOR_ADDRESS": "10.0.0.1:1234", "JAX_NUM_PROCESSES": "4", "JAX_PROCESS_ID": "3"}
+    assert cluster_from(env) == ClusterConfig("10.0.0.1:1234", 4, 3)
+    assert cluster_from(env, process_id=1, coordinator="h0:9") == ClusterConfig("h0:9", 4, 1)
+    assert not cluster_from({}).multi_process
+    assert cluster_from({}, detect=True).multi_process
+
+
+def test_tf_config_names_the_processes():
+    spec = {"cluster": {"worker": ["w0:2222", "w1:2222", "w2:2222"]}, "task": {"type": "worker", "index": 2}}
+    assert cluster_from({"TF_CONFIG": json.dumps(spec)}) == ClusterConfig("w0:2222", 3, 2)
+    with pytest.raises(ValueError, match="TF_CONFIG is not a cluster spec"):
+        cluster_from({"TF_CONFIG": "{not json"})
+
+
+@pytest.mark.parametrize(
+    ("values", "message"),
+    [
+        ({"num_processes": 2, "process_id": 0}, r"needs the coordinator \(HOST:PORT of process 0\)"),
+        ({"num_processes": 2, "coordinator": "h:1"}, r"and this process's id \(0\.\.1\)"),
+        ({"num_processes": 2, "process_id": 2, "coordinator": "h:1"}, r"process_id must be in \[0, 2\), got 2"),
+        ({"num_processes": 2, "process_id": 0, "coordinator": "h"}, r"coordinator must be HOST:PORT, got 'h'"),
+        ({"num_processes": 0}, "num_processes must be at least 1, got 0"),
+    ],
+)
+def test_an_incomplete_cluster_is_an_error_naming_what_is_missing(values, message):
+    with pytest.raises(ValueError, match=message):
+        ClusterConfig(**values)
+
+
+def test_each_process_gets_its_block_of_every_global_batch(prepared):
+    """Side by side in process order, the processes' batches are the batches of one process."""
+    from genre.data.pipeline import make_epochs
+
+    def batches(**sharding):
+        ds, steps = make_epochs(
+            prepared, "train", "raw", first_epoch=0, epochs=2, batch_size=8, seed=5, drop_remainder=True, **sharding
+        )
+        return [x for x, _ in ds.as_numpy_iterator()], steps
+
+    whole, steps = batches()
+    parts = [batches(process_index=i, process_count=2) for i in range(2)]
+    assert [s for _, s in parts] == [steps, steps] and len(whole) == 2 * steps
+    for k, batch in enumerate(whole):
+        assert [p[0][k].shape[0] for p in parts] == [4, 4]
+        np.testing.assert_array_equal(np.concatenate([parts[0][0][k], parts[1][0][k]]), batch)
+
+
+def test_a_batch_that_does_not_split_over_the_processes_is_an_error(prepared):
+    from genre.data.pipeline import make_epochs
+
+    with pytest.raises(ValueError, match="batch_size 9 over 2 processes"):
+        make_epochs(prepared, "train", "raw", first_epoch=0, epochs=1, batch_size=9, process_count=2)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+# A learning rate that moves the weights within 3 epochs, so a wrong batch shows in every loss.
+SETTINGS = {"max_epochs": 3, "deterministic": "true", "learning_rate": 0.01}
+
+
+def _fit(prepared: Path, run: Path, *cluster: str, env: dict) -> subprocess.Popen:
+    settings = tiny_set_arguments(prepared, **SETTINGS)
+    return subprocess.Popen(
+        [sys.executable, "-m", "genre", "fit", "--model", "conv1d", *settings, "--run-dir", str(run), *cluster],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def _curves(run: Path) -> list[dict]:
+    with open(run / "logs" / "metrics.csv") as f:
+        return [{k: float(v) for k, v in row.items()} for row in csv.DictReader(f)]
+
+
+@pytest.mark.hosts
+@pytest.mark.slow
+@pytest.mark.requires_jax_backend
+def test_two_processes_train_as_one_with_the_same_global_batch(tmp_path, prepared, tiny_config):
+    from genre.train.fit import train_and_evaluate
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("JAX_", "XLA_", "TF_CONFIG"))}
+    env |= {"KERAS_BACKEND": "jax", "PYTHONPATH": os.pathsep.join(sys.path)}
+    coordinator = f"127.0.0.1:{_free_port()}"
+    flags = ["--num-processes=2", f"--coordinator={coordinator}"]
+    pair = [_fit(prepared, tmp_path / "two", *flags, f"--process-id={i}", env=env) for i in range(2)]
+    try:
+        train_and_evaluate(tiny_config(**SETTINGS), tmp_path / "one")  # while they run: one process, here
+        outputs = [p.communicate(timeout=300) for p in pair]
+    finally:
+        for p in pair:  # a process left waiting for its peer would otherwise outlive the test
+            p.kill()
+    for process, (_, err) in zip(pair, outputs, strict=True):
+        assert process.returncode == 0, err[-3000:]
+
+    one, two = _curves(tmp_path / "one"), _curves(tmp_path / "two")
+    assert len(one) == len(two) == 3
+    for a, b in zip(one, two, strict=True):
+        for key in ("loss", "val_loss"):
+            assert b[key] == pytest.approx(a[key], rel=LOSS_RTOL), (key, a, b)
+        for key in ("accuracy", "val_accuracy"):
+            assert b[key] == pytest.approx(a[key], abs=1e-6), (key, a, b)
+    scores = [json.loads((tmp_path / run / "metrics.json").read_text()) for run in ("one", "two")]
+    for split in ("val", "test"):
+        assert scores[1][split]["accuracy"] == scores[0][split]["accuracy"]
+        assert scores[1][split]["macro_f1"] == pytest.approx(scores[0][split]["macro_f1"], abs=1e-9)
+    # Process 0 alone wrote the run directory and printed the summary; process 1's copy is gone.
+    assert sorted(p.name for p in (tmp_path / "two").iterdir()) == sorted(p.name for p in (tmp_path / "one").iterdir())
+    summary = f"run {tmp_path / 'two'}: conv1d on jax, 3 epochs"
+    assert summary in outputs[0][0] and "run " not in outputs[1][0]
+    assert sorted(tmp_path.iterdir()) == [tmp_path / "one", tmp_path / "two"]
+
+
+@pytest.mark.hosts
+@pytest.mark.requires_tensorflow_backend
+@pytest.mark.parametrize("given", ["flags", "TF_CONFIG"])
+def test_tensorflow_refuses_several_hosts_before_any_work(tmp_path, prepared, monkeypatch, capsys, given):
+    workers = [f"127.0.0.1:{_free_port()}", f"127.0.0.1:{_free_port()}"]
+    flags = ["--num-processes", "2", "--process-id", "0", "--coordinator", workers[0]]
+    if given == "TF_CONFIG":
+        spec = {"cluster": {"worker": workers}, "task": {"type": "worker", "index": 0}}
+        monkeypatch.setenv("TF_CONFIG", json.dumps(spec))
+        flags = []
+    run = tmp_path / "run"
+    assert main(["fit", "--model", "conv1d", *tiny_set_arguments(prepared), "--run-dir", str(run), *flags]) == 2
+    err = capsys.readouterr().err
+    assert err.strip() == f"genre fit: error: {TENSORFLOW_MULTI_HOST_REFUSAL}"
+    assert "keras-team/keras/issues/20585" in err
+    assert not run.exists()
+
+
+@pytest.mark.parametrize("resume", [False, True])
+def test_only_process_zero_writes_the_run_directory(tmp_path, resume):
+    from genre.train.distributed import Processes
+    from genre.train.fit import _own_run
+
+    run = tmp_path / "run"
+    if resume:
+        run.mkdir()
+        (run / "config.json").write_text("{}")
+    with _own_run(run, Processes(0, 2), resume) as own:
+        assert own == run
+    with _own_run(run, Processes(1, 2), resume) as own:
+        assert not own.is_relative_to(tmp_path) and own.name == run.name
+        assert own.exists() == resume  # a resumed run starts from a copy of process 0's
+        own.mkdir(exist_ok=True)
+        assert sorted(p.name for p in own.iterdir()) == (["config.json"] if resume else [])
+        (own / "metrics.json").write_text("{}")
+    assert not own.exists() and not (run / "metrics.json").exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == (["run"] if resume else [])
+
+
+def test_resuming_on_a_host_that_cannot_see_the_run_is_an_error(tmp_path):
+    from genre.train.distributed import Processes
+    from genre.train.fit import _own_run
+
+    with (
+        pytest.raises(ValueError, match=r"process 1 cannot see process 0's run directory"),
+        _own_run(tmp_path / "run", Processes(1, 2), resume=True),
+    ):
+        pass
