@@ -146,6 +146,19 @@ def connect(cluster: ClusterConfig) -> Processes:
     return processes
 
 
+def any_process(flags: tuple[bool, ...], processes: Processes) -> tuple[bool, ...]:
+    """Each flag as raised in any process of the run: the same answer in every one, so decisions that
+    local events drive (a SIGTERM, a clock) are taken together. Every process must call it at the
+    same point (it is a collective); with one process it only hands the flags back."""
+    if processes.count == 1:
+        return flags
+    import numpy as np
+    from jax.experimental import multihost_utils
+
+    gathered = multihost_utils.process_allgather(np.asarray(flags, dtype=np.int32))  # (processes, flags)
+    return tuple(bool(v) for v in np.asarray(gathered).reshape(processes.count, len(flags)).any(axis=0))
+
+
 @dataclass(frozen=True)
 class Placement:
     """The devices training runs on: `devices` in all, `local_devices` of them in this process."""

@@ -16,8 +16,10 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import functools
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -37,7 +39,7 @@ from genre.train.callbacks import (
 from genre.train.checkpoint import load_resume_state, restore_metrics, save_model, save_resume_state
 from genre.train.config import OptimConfig, TrainerConfig
 from genre.train.data_module import DataModule
-from genre.train.distributed import ClusterConfig, connect, distribution_scope
+from genre.train.distributed import ClusterConfig, any_process, connect, distribution_scope
 from genre.train.preemption import StopRequest, stop_on_sigterm
 from genre.train.task import ClassificationTask
 
@@ -88,10 +90,12 @@ class _ResumePoint(keras.callbacks.Callback):
         every_n_steps: int | None,
         every_n_minutes: float | None,
         stop: StopRequest,
+        agree: Callable[[tuple[bool, ...]], tuple[bool, ...]] = lambda flags: flags,
     ) -> None:
         super().__init__()
         self.directory, self.stateful, self.config, self.clock = directory, stateful, config, clock
         self.steps, self.every_n_steps, self.every_n_minutes, self.stop = steps, every_n_steps, every_n_minutes, stop
+        self.agree = agree  # each flag raised in any process of the run (`genre.train.distributed.any_process`)
         self.saved_epoch: int | None = None
         self.saved: dict | None = None  # the position of the last state this process saved
         self.step_offset = 0  # batches of the current epoch done before this `fit` call (a resumed epoch)
@@ -105,10 +109,10 @@ class _ResumePoint(keras.callbacks.Callback):
         step = self.step_offset + batch + 1
         if step >= self.steps or not _finite(logs):
             return  # the epoch's end saves next; diverged weights never overwrite the last good state
-        # Several hosts must take this decision together (a SIGTERM may reach some processes only, and
-        # clocks differ): process 0 decides and broadcasts it, so all save the same step.
-        stop = self.stop.requested
-        if stop or self._due(self._epoch * self.steps + step):
+        # Every process takes these decisions together (a SIGTERM may reach some of them only, and their
+        # clocks differ): a flag raised in any process holds in all, so all save the same step and stop.
+        stop, by_clock = self.agree((self.stop.requested, self._clock_due()))
+        if stop or by_clock or self._step_due(self._epoch * self.steps + step):
             self._save({"epoch": self._epoch, "step": step}, inside_epoch=True)
         if stop:
             raise Preempted(self._stopped(f"epoch {self._epoch + 1}, after step {step} of {self.steps}"))
@@ -118,12 +122,14 @@ class _ResumePoint(keras.callbacks.Callback):
         if _finite(logs):
             self._save({"epoch": epoch + 1, "step": 0})
             self.saved_epoch = epoch + 1
-        if self.stop.requested:
+        (stop,) = self.agree((self.stop.requested,))
+        if stop:
             raise Preempted(self._stopped(f"the end of epoch {epoch + 1}"))
 
-    def _due(self, global_step: int) -> bool:
-        if self.every_n_steps and global_step % self.every_n_steps == 0:
-            return True
+    def _step_due(self, global_step: int) -> bool:
+        return bool(self.every_n_steps) and global_step % self.every_n_steps == 0
+
+    def _clock_due(self) -> bool:
         return bool(self.every_n_minutes) and time.monotonic() - self._saved_at >= 60 * self.every_n_minutes
 
     def _save(self, position: dict, inside_epoch: bool = False) -> None:
@@ -137,8 +143,9 @@ class _ResumePoint(keras.callbacks.Callback):
         self.saved = position
 
     def _stopped(self, where: str) -> str:
+        why = f"{self.stop.name} received" if self.stop.requested else "another process of the run was stopped"
         return (
-            f"{self.stop.name} received: training stopped at {where}, with its resume state in {self.directory}; "
+            f"{why}: training stopped at {where}, with its resume state in {self.directory}; "
             "continue with --resume on the same run directory"
         )
 
@@ -222,9 +229,9 @@ class Trainer:
             # Batches are split over a process's own devices, so with several of them a last partial
             # batch is dropped (validation too). With one device a process, every process feeds the
             # whole validation set to it and every clip counts.
-            return self._fit(task, data, plan, run_config, resume, exact_batches=placement.local_devices > 1)
+            return self._fit(task, data, plan, run_config, resume, placement.local_devices > 1, processes)
 
-    def _fit(self, task, data, plan, run_config, resume, exact_batches):
+    def _fit(self, task, data, plan, run_config, resume, exact_batches, processes):
         c = self.config
         with precision_scope(c.precision):
             model = task.build_model()
@@ -305,6 +312,7 @@ class Trainer:
                 c.checkpoint_every_n_steps,
                 c.checkpoint_every_n_minutes,
                 stop,
+                functools.partial(any_process, processes=processes),
             )
             for i, leg in enumerate(legs):
                 resume_point.step_offset = first_step if i == 0 else 0

@@ -57,8 +57,8 @@ def main() -> int:
     from genre.cli import main as genre_main
 
     class HookedTrainer(fit.Trainer):
-        def __init__(self, config=None, callbacks=None):
-            super().__init__(config, [hooks, *(callbacks or [])])
+        def __init__(self, config=None, callbacks=None, **options):
+            super().__init__(config, [hooks, *(callbacks or [])], **options)
 
     fit.Trainer = HookedTrainer  # train_and_evaluate builds its Trainer from this module's name
     return genre_main(sys.argv[split + 1 :])

@@ -10,9 +10,11 @@ from __future__ import annotations
 import csv
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -145,6 +147,50 @@ def test_two_processes_train_as_one_with_the_same_global_batch(tmp_path, prepare
     summary = f"run {tmp_path / 'two'}: conv1d on jax, 3 epochs"
     assert summary in outputs[0][0] and "run " not in outputs[1][0]
     assert sorted(tmp_path.iterdir()) == [tmp_path / "one", tmp_path / "two"]
+
+
+@pytest.mark.hosts
+@pytest.mark.slow
+@pytest.mark.requires_jax_backend
+def test_a_sigterm_to_one_process_stops_every_process_at_the_same_step(tmp_path, prepared):
+    """A preempted host gets the signal, its peers do not: all must still save the same step and exit,
+    none left waiting in a collective for a process that has gone."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("JAX_", "XLA_", "TF_CONFIG"))}
+    env |= {"KERAS_BACKEND": "jax", "PYTHONPATH": os.pathsep.join(sys.path)}
+    run, paused, release = tmp_path / "run", tmp_path / "paused", tmp_path / "release"
+    settings = tiny_set_arguments(prepared, **SETTINGS, batch_size=4)
+    fit = ["fit", "--model", "conv1d", *settings, "--run-dir", str(run)]
+    cluster = ["--num-processes=2", f"--coordinator=127.0.0.1:{_free_port()}"]
+    # Process 1 waits after step 3 of the second epoch, where the test signals it alone.
+    hooks = [[], ["--pause-at", "1:2", "--marker", str(paused), "--release", str(release)]]
+    pair = [
+        subprocess.Popen(
+            [sys.executable, "-m", "tests.train.fit_with_hooks", *hooks[i], "--", *fit, *cluster, f"--process-id={i}"],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for i in range(2)
+    ]
+    try:
+        deadline = time.monotonic() + 300
+        while not paused.exists():
+            assert all(p.poll() is None for p in pair), "a process ended before process 1 reached the pause"
+            assert time.monotonic() < deadline, "process 1 never reached the pause"
+            time.sleep(0.02)
+        pair[1].send_signal(signal.SIGTERM)
+        release.write_text("go")
+        errors = [p.communicate(timeout=120)[1] for p in pair]
+    finally:
+        for p in pair:  # a process left waiting for its peer would otherwise outlive the test
+            p.kill()
+    for process, err in zip(pair, errors, strict=True):
+        assert process.returncode == 75, err[-3000:]
+    steps = json.loads((run / "checkpoints" / "last" / "state.json").read_text())
+    assert (steps["epoch"], steps["step"]) == (1, 3)
+    assert "SIGTERM received: training stopped at epoch 2, after step 3 of" in errors[1]
+    assert "another process of the run was stopped: training stopped at epoch 2, after step 3 of" in errors[0]
 
 
 @pytest.mark.hosts
