@@ -23,31 +23,7 @@ import tempfile
 import time
 from pathlib import Path
 
-
-def make_timer():
-    """A callback timing training batches per epoch, from the first batch's start to the last's end."""
-    import keras
-
-    class Timer(keras.callbacks.Callback):
-        def __init__(self):
-            super().__init__()
-            self.epochs: list[tuple[float, int]] = []
-
-        def on_epoch_begin(self, epoch, logs=None):
-            self._start, self._batches = None, 0
-
-        def on_train_batch_begin(self, batch, logs=None):
-            if self._start is None:
-                self._start = time.perf_counter()
-
-        def on_train_batch_end(self, batch, logs=None):
-            self._batches += 1
-            self._end = time.perf_counter()
-
-        def on_epoch_end(self, epoch, logs=None):
-            self.epochs.append((self._end - self._start, self._batches))
-
-    return Timer()
+from bench_train import make_timer  # scripts/ is on the path of a script run from it
 
 
 def prepared_data(work: Path, clips_per_genre: int) -> Path:

@@ -26,7 +26,7 @@ from genre.evaluate import with_interval
 from genre.run_dir import RunDir
 from genre.study import Log, StudyConfig
 from tuning.config import TuneConfig
-from tuning.run import run_tuning
+from tuning.run import run_tuning, tuning_record
 from tuning.target import resolve_target
 
 
@@ -121,18 +121,8 @@ class NestedTuning:
             f"tuned {config.model} within fold {fold.name}: {config.trials} trials ({result.counts['pruned']} "
             f"pruned), best mean validation accuracy {result.best_value:.1%} over {self.folds} inner folds"
         )
-        tuning = {
-            "study": config.study_name,
-            "directory": str(config.directory),
-            "best_trial": result.best_trial,
-            "best_value": result.best_value,
-            "best_params": result.best_params,
-            "metric": config.metric,
-            "trials": result.counts["complete"] + result.counts["pruned"],
-            "folds": self.folds,  # best_value is a mean over that many inner folds
-            "outer_fold": fold.name,
-        }
-        return settings, tuning
+        tuning = tuning_record(config, result.storage, result.counts, result.best_trial, result.best_value)
+        return settings, {**tuning, "best_params": result.best_params, "outer_fold": fold.name}
 
 
 def _nested(config: TuneConfig, study: StudyConfig, log: Log) -> Path | None:

@@ -84,15 +84,7 @@ def _export(config: TuneConfig, target: Target, study: optuna.Study, result: Tun
     refit_dir, refit_metrics = None, None
     if config.refit and result.done:
         refit_dir = config.directory / REFIT
-        tuning = {
-            "study": config.study_name,
-            "storage": result.storage,
-            "best_trial": best.number,
-            "best_value": best.value,
-            "metric": config.metric,
-            "trials": result.counts["complete"] + result.counts["pruned"],
-            "folds": config.folds,  # best_value is then a mean over that many folds
-        }
+        tuning = tuning_record(config, result.storage, result.counts, best.number, best.value)
         refit_metrics = refit(target, best_settings, refit_dir, tuning)
     run_dir = best.user_attrs.get("run_dir")
     return TuningResult(
@@ -108,6 +100,20 @@ def _export(config: TuneConfig, target: Target, study: optuna.Study, result: Tun
             "refit_metrics": refit_metrics,
         }
     )
+
+
+def tuning_record(config: TuneConfig, storage: str, counts: dict, best_trial: int, best_value: float) -> dict:
+    """What a run trained with a study's best settings says of the study (its metrics' "tuning" entry,
+    which marks the run as tuned in reports)."""
+    return {
+        "study": config.study_name,
+        "storage": storage,
+        "best_trial": best_trial,
+        "best_value": best_value,
+        "metric": config.metric,
+        "trials": counts["complete"] + counts["pruned"],
+        "folds": config.folds,  # best_value is then a mean over that many folds
+    }
 
 
 def refit(target: Target, settings, run_dir: Path, tuning: dict) -> dict:

@@ -87,58 +87,17 @@ def make_dataset(
     return ds.batch(batch_size, drop_remainder=drop_remainder).prefetch(tf.data.AUTOTUNE)
 
 
-def make_epochs(
-    data_dir: str | Path,
-    split: str,
-    kind: str,
-    *,
-    first_epoch: int,
-    epochs: int,
-    batch_size: int = 32,
-    seed: int = 0,
-    window_mode: str = "flat",
-    limit_batches: int | None = None,
-    drop_remainder: bool = False,
-    cache: bool = True,
-    shuffle_buffer: int = 8192,
-    verify: bool = True,
-    manifest: Manifest | None = None,
-    fold: Fold | None = None,
-    process_index: int = 0,
-    process_count: int = 1,
-):
+def make_epochs(data_dir: str | Path, split: str, kind: str, *, first_epoch: int, epochs: int, **options):
     """Training batches for epochs `first_epoch` to `epochs - 1`, back to back, and the steps per epoch.
 
     Each epoch's order depends only on `seed` and the epoch number, so training resumed at epoch
     k sees exactly the batches an uninterrupted run saw from epoch k on. Feed it to `model.fit`
     with `steps_per_epoch` and `initial_epoch=first_epoch`. To resume inside an epoch, see
-    `make_epoch_legs`.
-
-    process_count > 1: `batch_size` is the global batch, and this process (`process_index`) gets rows
-    [i * b, (i + 1) * b) of each, b = batch_size / process_count: the processes' blocks, laid side by
-    side in process order, are the very batches one process would train on (dropout masks and
-    all), so a run on several hosts follows a run on one. Every process reads every shard and
-    shuffles the same way; it converts (and so holds in memory as float32) only its own block.
+    `make_epoch_legs`, whose options (batch size, seed, window mode, limits, cache, fold, this
+    process's part) `options` are.
     """
     legs, steps = make_epoch_legs(
-        data_dir,
-        split,
-        kind,
-        first_epoch=first_epoch,
-        first_step=0,
-        epochs=epochs,
-        batch_size=batch_size,
-        seed=seed,
-        window_mode=window_mode,
-        limit_batches=limit_batches,
-        drop_remainder=drop_remainder,
-        cache=cache,
-        shuffle_buffer=shuffle_buffer,
-        verify=verify,
-        manifest=manifest,
-        fold=fold,
-        process_index=process_index,
-        process_count=process_count,
+        data_dir, split, kind, first_epoch=first_epoch, first_step=0, epochs=epochs, **options
     )
     return legs[0].batches, steps
 
@@ -185,6 +144,12 @@ def make_epoch_legs(
     8192 examples) the shuffle has read every record before its first output anyway, so skipping
     reads nothing more; with a smaller buffer it reads the skipped records (from the cache, or the
     shards) but never converts, batches or trains on them.
+
+    process_count > 1: `batch_size` is the global batch, and this process (`process_index`) gets rows
+    [i * b, (i + 1) * b) of each, b = batch_size / process_count: the processes' blocks, laid side by
+    side in process order, are the very batches one process would train on (dropout masks and
+    all), so a run on several hosts follows a run on one. Every process reads every shard and
+    shuffles the same way; it converts (and so holds in memory as float32) only its own block.
     """
     import tensorflow as tf
 
