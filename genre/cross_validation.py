@@ -119,6 +119,7 @@ def cross_validate(
             if tuning is not None:
                 metrics = {**metrics, "tuning": tuning}
                 fold_run.write_metrics(metrics)
+            estimator.release()
             log(f"{label}: {_fold_line(metrics)}")
         results.append((fold, metrics))
     summary = summarize(plan, results)

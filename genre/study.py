@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING
 
 from genre.baselines import BASELINES
 from genre.data.features import DEFAULT_KINDS
+from genre.estimators import estimator_for
 from genre.models import MODELS, get_model
 from genre.run_dir import RunDir
 
@@ -228,7 +229,7 @@ def _run_on_stored_splits(config: StudyConfig, plan: StudyPlan, baselines, runs_
             seconds[name] = time.monotonic() - began
             if planner is not None:
                 planner.finished(name, seconds[name])
-            release_models()
+            estimator_for(name).release()
         log(_line(i, jobs, run))
         runs.append(run)
     return runs, planner
@@ -258,7 +259,7 @@ def budget_planner(config: StudyConfig, plan: StudyPlan, baseline_runs: list[Pat
     for name, net_config in plan.net_configs.items():
         if name not in costs:
             costs[name] = measure_cost(net_config)
-            release_models()
+            estimator_for(name).release()
     left -= time.monotonic() - measuring
     jobs = []
     for name, net_config in plan.net_configs.items():
@@ -296,22 +297,10 @@ def with_tuning_epochs(config: StudyConfig, planner, nets: tuple[str, ...], log:
     return dataclasses.replace(config, tune_settings=settings, tune_trials=trials), left_out
 
 
-def release_models() -> None:
-    """Frees what the last net's models hold (Keras's graph state, compiled functions, buffers), so one
-    process training net after net peaks at its largest net, not at their sum."""
-    import gc
-
-    import keras
-
-    keras.backend.clear_session()
-    gc.collect()
-
-
 def _cross_validate_all(config: StudyConfig, plan: StudyPlan, baselines, runs_dir: Path, log: Log) -> list[Path]:
     """Every model of the study cross-validated on the same folds (the data set's seed), each resumable."""
     from genre.baselines.fit import default_baseline_config
     from genre.cross_validation import CVConfig, cross_validate
-    from genre.estimators import estimator_for
     from genre.train.config import apply_overrides
 
     cv = CVConfig(k=config.folds, repeats=config.repeats)

@@ -188,3 +188,24 @@ def test_a_baseline_on_musicnn_embeddings_cross_validates_on_every_clip(
         assert y.tolist() == [genre_of[t] for t in ids]
     assert sorted(tested) == sorted(genre_of) and summary["pooled_test_accuracy"][0]["clips"] == len(genre_of)
     assert summary["model"] == "svm" and fold_run.metrics()["features"] == "musicnn_embeddings"
+
+
+def test_every_fold_releases_what_its_fit_left_before_the_next_fold_trains(prepared, tmp_path):
+    """One process trains fold after fold: each fold's models must be freed before the next is built,
+    or a K-fold run of a net holds K nets at once."""
+    calls: list[str] = []
+    logreg = estimator_for("logreg")
+
+    class Recording:
+        def __getattr__(self, name):
+            return getattr(logreg, name)
+
+        def fit(self, *args, **kwargs):
+            calls.append("fit")
+            return logreg.fit(*args, **kwargs)
+
+        def release(self):
+            calls.append("release")
+
+    cross_validate(Recording(), _logreg(prepared), tmp_path / "run", CVConfig(k=3), log=lambda line: None)
+    assert calls == ["fit", "release"] * 3

@@ -126,6 +126,7 @@ class Objective:
                 metrics = self.target.estimator.fit(settings, fold_run.path, evaluate_test=False, fold=fold)
             except SettingsExceedData as err:
                 raise optuna.TrialPruned(f"settings exceed fold {fold.name}'s data: {err}") from None
+            self.target.estimator.release()  # a trial's folds train one after another in this process
             values.append(float(metrics["val"][self.config.metric]))
             trial.set_user_attr("fold_values", values)
             mean = sum(values) / len(values)

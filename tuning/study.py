@@ -190,6 +190,7 @@ def work(config: TuneConfig, index: int = 0) -> dict[str, int]:
                 catch=(SurplusTrial, ValueError, TrainingDiverged),
                 callbacks=[lambda _, trial, ran=ran: ran.append(trial)],
             )
+            objective.target.estimator.release()  # trials train one after another in this process
             last = ran[-1] if ran else None
             _advance(bar, study)
             if last is not None and last.state == TrialState.FAIL and not last.user_attrs.get("surplus"):
