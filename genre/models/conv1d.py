@@ -54,6 +54,8 @@ def build(config: Conv1DConfig, input_shape: tuple[int, ...], num_classes: int) 
     """The study's Conv1D net for windows of `input_shape` = `(window_length, 1)`; uncompiled, softmax output."""
     import keras
 
+    from genre.models.layers import BlockMaxPooling1D
+
     input_shape = tuple(input_shape)
     if len(input_shape) != 2:
         raise ValueError(f"conv1d expects input_shape (window_length, channels), got {input_shape}")
@@ -74,7 +76,7 @@ def build(config: Conv1DConfig, input_shape: tuple[int, ...], num_classes: int) 
         x = keras.layers.Conv1D(
             filters, config.kernel_size, activation="relu", kernel_initializer=seeds.kernel(), name=f"conv{i}"
         )(x)
-        x = keras.layers.MaxPooling1D(config.pool_size, name=f"pool{i}")(x)
+        x = BlockMaxPooling1D(config.pool_size, name=f"pool{i}")(x)
     x = keras.layers.Flatten(name="flatten")(x)
     for i, units in enumerate(config.dense_units, start=1):
         x = keras.layers.Dense(units, activation="relu", kernel_initializer=seeds.kernel(), name=f"dense{i}")(x)

@@ -69,7 +69,7 @@ def build(config: MelCNNConfig, input_shape: tuple[int, ...], num_classes: int) 
     """The short-chunk CNN for Mel images of `input_shape` = `(n_mels, frames, 1)`; uncompiled, softmax output."""
     import keras
 
-    from genre.models.layers import RandomTimeCrop
+    from genre.models.layers import BlockMaxPooling2D, RandomTimeCrop
 
     input_shape = tuple(input_shape)
     if len(input_shape) != 3:
@@ -92,7 +92,7 @@ def build(config: MelCNNConfig, input_shape: tuple[int, ...], num_classes: int) 
         )(x)
         x = keras.layers.BatchNormalization(momentum=BN_MOMENTUM, name=f"block{i}_bn")(x)
         x = keras.layers.ReLU(name=f"block{i}_relu")(x)
-        x = keras.layers.MaxPooling2D(2, name=f"block{i}_pool")(x)
+        x = BlockMaxPooling2D(2, name=f"block{i}_pool")(x)
     x = keras.layers.GlobalMaxPooling2D(name="global_max")(x)
     if config.dense_units:
         x = keras.layers.Dense(config.dense_units, use_bias=False, kernel_initializer=seeds.he(), name="dense")(x)
