@@ -31,6 +31,8 @@ import sys
 import time
 from pathlib import Path
 
+from bench_train import make_timer  # scripts/ is on the path of a script run from it
+
 NUM_CLASSES = 8
 # Bench name -> (registered model, settings on top of the demo's). Random weights: no weight files needed.
 NETS = {
@@ -55,36 +57,6 @@ def demo_input_shape(feature_kind: str) -> tuple[int, ...]:
         "mel": (DEMO_MEL.n_mels, DEMO_MEL.frames, 1),
         "musicnn": (PATCH_FRAMES, N_MELS),
     }[feature_kind]
-
-
-def make_timer():
-    """A callback keeping the first batch's duration and each later epoch's (seconds, batches)."""
-    import keras
-
-    class Timer(keras.callbacks.Callback):
-        def __init__(self):
-            super().__init__()
-            self.first: float | None = None
-            self.epochs: list[tuple[float, int]] = []
-
-        def on_epoch_begin(self, epoch, logs=None):
-            self._start, self._batches = None, 0
-
-        def on_train_batch_begin(self, batch, logs=None):
-            if self._start is None:
-                self._start = time.perf_counter()
-
-        def on_train_batch_end(self, batch, logs=None):
-            # Keras turns the logs into numbers for batch hooks, so the step has finished here.
-            self._batches += 1
-            self._end = time.perf_counter()
-            if self.first is None:
-                self.first = self._end - self._start
-
-        def on_epoch_end(self, epoch, logs=None):
-            self.epochs.append((self._end - self._start, self._batches))
-
-    return Timer()
 
 
 def time_net(bench_name: str, args) -> dict:

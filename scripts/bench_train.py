@@ -27,12 +27,14 @@ MODEL_SETTINGS = {"mobilenet": {"weights": "none"}}  # no ImageNet file here; th
 
 
 def make_timer():
-    """A callback timing training batches per epoch, from the first batch's start to the last's end."""
+    """A callback timing training batches per epoch, from the first batch's start to the last's end:
+    `epochs` holds each epoch's (seconds, batches), `first` the run's first batch alone (compilation)."""
     import keras
 
     class Timer(keras.callbacks.Callback):
         def __init__(self):
             super().__init__()
+            self.first: float | None = None
             self.epochs: list[tuple[float, int]] = []
 
         def on_epoch_begin(self, epoch, logs=None):
@@ -43,8 +45,11 @@ def make_timer():
                 self._start = time.perf_counter()
 
         def on_train_batch_end(self, batch, logs=None):
+            # Keras turns the logs into numbers for batch hooks, so the step has finished here.
             self._batches += 1
             self._end = time.perf_counter()
+            if self.first is None:
+                self.first = self._end - self._start
 
         def on_epoch_end(self, epoch, logs=None):
             self.epochs.append((self._end - self._start, self._batches))
