@@ -9,8 +9,9 @@ fixed part (building, compiling, the final scoring of validation and test) plus 
 (the training steps, the batch-norm update, validation).
 
 `Planner` then allots each net's epochs just before it trains, from what is left of the budget at
-that moment: `allot_epochs` gives every job still to run its minimum and hands out the remaining
-epochs one at a time to the job furthest below its cap, while the total fits. The costs are scaled
+that moment: `allot_epochs` gives every net still to run its minimum and hands out the remaining
+epochs one at a time to the net furthest below its cap, while the total fits; a tuning study gets
+epochs only once every net has reached its cap. The costs are scaled
 by how long the nets trained so far took against their plan, so a machine that is busier than
 its first steps showed is corrected for at the next net. A net's tuning study is one more job,
 whose epochs cost as many times more as it trains runs (trials and refit).
@@ -119,23 +120,33 @@ class Schedule:
 
 
 def allot_epochs(jobs: list[Job], seconds: float) -> Schedule:
-    """Every required job its minimum, then every optional job its minimum where it still fits (else
-    it is left out), then one epoch at a time to the job with the smallest share of its cap, while
-    the total stays within `seconds`."""
+    """Every required job its minimum, then epochs one at a time to the required job with the smallest
+    share of its cap, until each is at its cap or no epoch more fits; only then every optional job its
+    minimum where it still fits (else it is left out), and epochs to whichever job has the smallest
+    share, while the total stays within `seconds`. A net short of the epochs it needs to learn is worth
+    more than a tuning study of it."""
     epochs = {j.name: 0 if j.optional else j.min_epochs for j in jobs}
     total = sum(j.seconds(epochs[j.name]) for j in jobs if epochs[j.name])
     fits = total <= seconds
+
+    def grow(candidates: list[Job]) -> None:
+        nonlocal total
+        while True:
+            growable = [
+                j for j in candidates if 0 < epochs[j.name] < j.max_epochs and total + j.runs * j.cost.epoch <= seconds
+            ]
+            if not growable:
+                return
+            job = min(growable, key=lambda j: (epochs[j.name] / j.max_epochs, j.name))
+            epochs[job.name] += 1
+            total += job.runs * job.cost.epoch
+
+    grow([j for j in jobs if not j.optional])
     for job in jobs:
         if job.optional and total + job.seconds(job.min_epochs) <= seconds:
             epochs[job.name] = job.min_epochs
             total += job.seconds(job.min_epochs)
-    while True:
-        growable = [j for j in jobs if 0 < epochs[j.name] < j.max_epochs and total + j.runs * j.cost.epoch <= seconds]
-        if not growable:
-            break
-        job = min(growable, key=lambda j: (epochs[j.name] / j.max_epochs, j.name))
-        epochs[job.name] += 1
-        total += job.runs * job.cost.epoch
+    grow(jobs)
     return Schedule(
         budget_seconds=seconds,
         left_seconds=seconds,
@@ -149,7 +160,7 @@ def _allotment(job: Job, epochs: int, fits: bool, seconds: float) -> Allotment:
     left = f"{max(seconds, 0) / 60:.1f} min left for it and the jobs after it"
     if epochs == 0:
         needs = f"{job.runs} runs of {job.min_epochs} epochs, {job.seconds(job.min_epochs):.0f} s"
-        reason = f"left out: its minimum ({needs}) does not fit ({left})"
+        reason = f"left out: its minimum ({needs}) does not fit beside the nets' own epochs ({left})"
     elif epochs >= job.max_epochs:
         reason = f"its cap of {job.max_epochs} epochs fits ({per_epoch}; {left})"
     elif epochs <= job.min_epochs and not fits:

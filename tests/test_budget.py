@@ -71,7 +71,25 @@ def test_an_optional_job_is_left_out_when_its_minimum_does_not_fit():
     assert left_out["tune-net"].epochs == 0 and left_out["tune-net"].reason.startswith("left out")
     assert left_out["net"].epochs == 9  # the time the study would have taken goes to the required job
     assert allot_epochs([net, tuning], 90.0).fits  # leaving an optional job out is not a shortfall
-    assert {j.name: j.epochs for j in allot_epochs([net, tuning], 105.0).jobs} == {"net": 2, "tune-net": 2}
+    # The study comes only after the net has its cap (100 s): at 105 s it is left out, not the net cut to 2.
+    assert {j.name: j.epochs for j in allot_epochs([net, tuning], 105.0).jobs} == {"net": 10, "tune-net": 0}
+    assert {j.name: j.epochs for j in allot_epochs([net, tuning], 180.0).jobs} == {"net": 10, "tune-net": 2}
+
+
+def test_every_net_reaches_its_cap_before_a_tuning_study_gets_an_epoch():
+    slow = Job("slow", NetCost(fixed=0.0, epoch=20.0), min_epochs=2, max_epochs=6)
+    fast = Job("fast", NetCost(fixed=0.0, epoch=1.0), min_epochs=2, max_epochs=20)
+    tuning = Job("tune-fast", NetCost(fixed=0.0, epoch=1.0), min_epochs=2, max_epochs=5, runs=4, optional=True)
+    for seconds in (100.0, 120.0, 139.0):  # below the nets' caps (140 s): the study is left out
+        epochs = {j.name: j.epochs for j in allot_epochs([slow, fast, tuning], seconds).jobs}
+        assert epochs["tune-fast"] == 0 and (epochs["slow"], epochs["fast"]) != (6, 20)
+    # At the caps and 8 s more the study gets its minimum (4 runs of 2 epochs), then grows with what is left.
+    assert {j.name: j.epochs for j in allot_epochs([slow, fast, tuning], 148.0).jobs} == {
+        "slow": 6,
+        "fast": 20,
+        "tune-fast": 2,
+    }
+    assert {j.name: j.epochs for j in allot_epochs([slow, fast, tuning], 156.0).jobs}["tune-fast"] == 4
 
 
 class Clock:
