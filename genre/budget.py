@@ -202,12 +202,15 @@ class Planner:
 
     @property
     def slowdown(self) -> float:
-        """Actual over planned seconds of the jobs finished so far (1 before any), within [0.5, 4]."""
+        """Actual over planned seconds of the jobs finished so far (1 before any), within [1, 4].
+
+        Never below 1: time a job saved is already in the time left, and one net running faster than
+        its first steps showed says little of the next net (it made the next one's plan overrun)."""
         done = [n for n in self.took if n in self.allotted]
         if not done:
             return 1.0
         ratio = sum(self.took[n] for n in done) / max(sum(self.allotted[n].planned_seconds for n in done), 1e-9)
-        return min(max(ratio, 0.5), 4.0)
+        return min(max(ratio, 1.0), 4.0)
 
     def epochs(self, name: str) -> int:
         """The epochs of job `name`: allotted now over the jobs not yet allotted, unless it already was."""

@@ -118,6 +118,16 @@ def test_planner_allots_each_net_from_the_time_left_and_corrects_for_a_slower_ma
     assert [j.name for j in schedule.jobs] == ["a", "b"] and schedule.took == {"a": 100.0}
 
 
+def test_a_net_faster_than_planned_leaves_its_saved_time_to_the_next_without_cheapening_it(tmp_path):
+    jobs = [Job(n, NetCost(fixed=0.0, epoch=10.0), min_epochs=1, max_epochs=10) for n in ("a", "b")]
+    clock = Clock()
+    planner = Planner(jobs, budget_seconds=100.0, left_seconds=100.0, path=tmp_path / "schedule.json", clock=clock)
+    assert planner.epochs("a") == 5
+    clock.now = 25.0  # a took half its plan: the 75 s left pay b's 7 epochs at its measured cost, not 15
+    planner.finished("a", 25.0)
+    assert planner.slowdown == 1.0 and planner.epochs("b") == 7
+
+
 def test_the_planner_leaves_out_an_optional_job_whose_minimum_no_longer_fits(tmp_path):
     net = Job("net", NetCost(fixed=0.0, epoch=10.0), min_epochs=2, max_epochs=10)
     tuning = Job("tune-net", NetCost(fixed=0.0, epoch=10.0), min_epochs=2, max_epochs=2, runs=4, optional=True)
