@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 from genre.data.manifest import MANIFEST_NAME, read_manifest
 from genre.evaluate import RunMetrics, data_summary, score_split, score_splits
 from genre.run_dir import RunDir
-from genre.train.config import FitConfig
+from genre.train.config import FitConfig, OptimConfig
 from genre.train.data_module import DataModule
 from genre.train.distributed import ClusterConfig, Processes, connect
 from genre.train.inference import predict_file, predict_split, predictions
@@ -37,7 +37,9 @@ FINE_TUNE_PHASE = "finetune"
 def default_config(model: str) -> FitConfig:
     from genre.models import get_model
 
-    return FitConfig(model=model, model_config=get_model(model).config_class())
+    spec = get_model(model)
+    optim = OptimConfig() if spec.learning_rate is None else OptimConfig(learning_rate=spec.learning_rate)
+    return FitConfig(model=model, model_config=spec.config_class(), optim=optim)
 
 
 def train_and_evaluate(

@@ -18,6 +18,19 @@ def test_plain_names_reach_their_section_and_shared_names_set_all():
     assert config.trainer.seed == 5 and config.model_config.seed == 5
 
 
+def test_a_net_with_its_own_learning_rate_gets_it_by_default_and_a_setting_overrides_it():
+    from genre.models import MODELS
+    from genre.train.config import OptimConfig
+
+    for name, spec in MODELS.items():
+        expected = spec.learning_rate or OptimConfig().learning_rate
+        assert default_config(name).optim.learning_rate == expected, name
+    assert default_config("musicnn").optim.learning_rate == 1e-2  # its frozen base leaves one layer to train
+    config = apply_overrides(default_config("musicnn"), {"learning_rate": "0.0005"})
+    assert config.optim.learning_rate == 0.0005
+    assert FitConfig.from_dict(config.to_dict(), type(config.model_config)).optim.learning_rate == 0.0005
+
+
 def test_unknown_setting_lists_the_valid_ones():
     with pytest.raises(ValueError, match=r"unknown setting 'epochs'.*max_epochs"):
         apply_overrides(default_config("conv1d"), {"epochs": "3"})
