@@ -179,12 +179,11 @@ def test_two_processes_train_as_one_with_the_same_global_batch(tmp_path, prepare
 
 @pytest.mark.hosts
 @pytest.mark.slow
-@pytest.mark.requires_jax_backend
 def test_a_sigterm_to_one_process_stops_every_process_at_the_same_step(tmp_path, prepared):
     """A preempted host gets the signal, its peers do not: all must still save the same step and exit,
     none left waiting in a collective for a process that has gone."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("JAX_", "XLA_", "TF_CONFIG"))}
-    env |= {"KERAS_BACKEND": "jax", "PYTHONPATH": os.pathsep.join(sys.path)}
+    env |= {"KERAS_BACKEND": _backend(), "PYTHONPATH": os.pathsep.join(sys.path)}
     run, paused, release = tmp_path / "run", tmp_path / "paused", tmp_path / "release"
     settings = tiny_set_arguments(prepared, **SETTINGS, batch_size=4)
     fit = ["fit", "--model", "conv1d", *settings, "--run-dir", str(run)]
