@@ -137,7 +137,7 @@ def connect(cluster: ClusterConfig) -> Processes:
     if keras.backend.backend() == "tensorflow":
         return _connect_tensorflow(cluster)
     if keras.backend.backend() != "jax":
-        raise ValueError(f"training on several hosts needs KERAS_BACKEND=jax, not {keras.backend.backend()!r}")
+        raise ValueError(f"several hosts need KERAS_BACKEND=jax or tensorflow, not {keras.backend.backend()!r}")
     import jax
 
     if not jax.distributed.is_initialized():
