@@ -39,7 +39,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if not args.verbose and args.command not in WITHOUT_TENSORFLOW:
-        silence_tensorflow()
+        silence_tensorflow(first_operation=not _may_join_hosts(args))
     try:
         return args.handler(args)
     except (ValueError, OSError) as err:
@@ -56,11 +56,19 @@ def main(argv: list[str] | None = None) -> int:
         return 130
 
 
-def silence_tensorflow() -> None:
+def _may_join_hosts(args) -> bool:
+    """A run over several processes: TensorFlow's multi-worker strategy must then configure its
+    collectives before TensorFlow runs any operation."""
+    names = ("TF_CONFIG", "JAX_NUM_PROCESSES")
+    return args.command == "fit" and ((args.num_processes or 1) > 1 or any(os.environ.get(n) for n in names))
+
+
+def silence_tensorflow(first_operation: bool = True) -> None:
     """Keeps TensorFlow's own logging from the user: its C++ start-up lines (oneDNN, absl), which
     TF_CPP_MIN_LOG_LEVEL does not stop, are written while its libraries load, so they load now with
     stderr pointed at /dev/null (an import error still raises, and prints once stderr is back); its
-    Python loggers (tf.function retracing warnings among them) then report errors only."""
+    Python loggers (tf.function retracing warnings among them) then report errors only.
+    `first_operation`: run one operation too, for the lines a second library writes then."""
     import logging
 
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
@@ -71,7 +79,8 @@ def silence_tensorflow() -> None:
         os.dup2(devnull, 2)
         import tensorflow as tf
 
-        tf.constant(0.0) + 1.0  # a second library logs on the first operation
+        if first_operation:
+            tf.constant(0.0) + 1.0  # a second library logs on the first operation
     finally:
         os.dup2(saved, 2)
         os.close(saved)
@@ -271,10 +280,11 @@ def _cv_options(sub: argparse.ArgumentParser) -> None:
 
 def _cluster_options(sub: argparse.ArgumentParser) -> None:
     group = sub.add_argument_group(
-        "several hosts (KERAS_BACKEND=jax)",
+        "several hosts",
         "one run over several processes, each on its own devices; the global batch (batch_size) is split over "
         "them and process 0 writes the run directory. Unset options come from JAX_COORDINATOR_ADDRESS, "
-        "JAX_NUM_PROCESSES and JAX_PROCESS_ID (else TF_CONFIG's workers)",
+        "JAX_NUM_PROCESSES and JAX_PROCESS_ID (else TF_CONFIG's workers). On TensorFlow without TF_CONFIG, "
+        "process I listens on the coordinator's host at its port + I",
     )
     group.add_argument("--num-processes", type=int, metavar="N", help="processes in the run")
     group.add_argument("--process-id", type=int, metavar="I", help="this process's index, 0..N-1")

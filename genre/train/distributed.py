@@ -2,16 +2,14 @@
 
 `ClusterConfig` names the processes of a run (a coordinator address, their count, this one's index,
 or "let JAX find them in the cluster's environment"); `cluster_from` fills it from command-line
-values over an environment mapping. `connect` joins the processes before any JAX computation
-(`jax.distributed.initialize`) and hands on `Processes` (this one's index, their count);
-`distribution_scope` then spreads training over every device of every process
-(`keras.distribution.DataParallel`, or `tf.distribute.MirroredStrategy` on one TensorFlow host).
+values over an environment mapping. `connect` joins the processes before any computation and hands
+on `Processes` (this one's index, their count); `distribution_scope` then spreads training over
+every device of every process.
 
-Only the backends' own engines are used. TensorFlow is refused on several hosts: Keras 3.15's
-`fit` under `tf.distribute.MultiWorkerMirroredStrategy` fails at its first step
-(keras-team/keras#20585): on a plain `tf.data` set, on `experimental_distribute_dataset` and on
-`distribute_datasets_from_function` alike (the symbolic build reduces the batch structure, which
-the multi-worker strategy cannot), and past that the train step's metric reduction fails too.
+Only the backends' own engines are used: on JAX `jax.distributed.initialize` and
+`keras.distribution.DataParallel` (one or several hosts); on TensorFlow `tf.distribute.MirroredStrategy`
+on one host and `tf.distribute.MultiWorkerMirroredStrategy` on several (`genre.train.tf_multi_worker`,
+which works around Keras's `fit` failing under it, keras-team/keras#20585).
 """
 
 from __future__ import annotations
@@ -19,12 +17,7 @@ from __future__ import annotations
 import contextlib
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
-
-TENSORFLOW_MULTI_HOST_REFUSAL = (
-    "training on several hosts needs KERAS_BACKEND=jax: Keras's fit under TensorFlow's "
-    "MultiWorkerMirroredStrategy fails at its first step (https://github.com/keras-team/keras/issues/20585)"
-)
+from dataclasses import dataclass, field
 
 
 @dataclass(frozen=True)
@@ -36,6 +29,9 @@ class ClusterConfig:
     num_processes: int | None = None
     process_id: int | None = None
     detect: bool = False
+    # Every process's HOST:PORT, in order (TF_CONFIG's workers), for TensorFlow; without them worker i
+    # listens on the coordinator's host at its port + i (processes on one machine).
+    workers: tuple[str, ...] | None = None
 
     def __post_init__(self) -> None:
         if self.num_processes is not None and self.num_processes < 1:
@@ -57,13 +53,21 @@ class ClusterConfig:
     def multi_process(self) -> bool:
         return self.detect or (self.num_processes or 1) > 1
 
+    def worker_addresses(self) -> tuple[str, ...]:
+        if self.workers is not None:
+            return self.workers
+        host, _, port = self.coordinator.rpartition(":")
+        return tuple(f"{host}:{int(port) + i}" for i in range(self.num_processes))
+
 
 @dataclass(frozen=True)
 class Processes:
-    """This process's place in the run: only process 0 writes the run directory."""
+    """This process's place in the run: only process 0 writes the run directory. `strategy`: the
+    multi-worker strategy joining them on TensorFlow (None on JAX and on one process)."""
 
     index: int = 0
     count: int = 1
+    strategy: object = field(default=None, compare=False, repr=False)
 
     @property
     def writes(self) -> bool:
@@ -82,7 +86,8 @@ def cluster_from(
     detect: bool = False,
 ) -> ClusterConfig:
     """Given values over the environment: JAX_COORDINATOR_ADDRESS, JAX_NUM_PROCESSES and JAX_PROCESS_ID,
-    else TF_CONFIG's workers (its first worker as the coordinator, its task index as the process id)."""
+    else TF_CONFIG's workers (its first worker as the coordinator, its task index as the process id;
+    its list of workers kept unless the values given name another coordinator or count)."""
 
     def number(name: str) -> int | None:
         text = environ.get(name)
@@ -101,7 +106,10 @@ def cluster_from(
         fields = _tf_config_cluster(environ["TF_CONFIG"])
     given = {"coordinator": coordinator, "num_processes": num_processes, "process_id": process_id}
     merged = {k: given[k] if given[k] is not None else fields[k] for k in given}
-    return ClusterConfig(**merged, detect=detect)
+    workers = fields.get("workers")
+    if workers and (merged["coordinator"] != workers[0] or merged["num_processes"] != len(workers)):
+        workers = None
+    return ClusterConfig(**merged, detect=detect, workers=workers)
 
 
 def _tf_config_cluster(text: str) -> dict:
@@ -111,20 +119,25 @@ def _tf_config_cluster(text: str) -> dict:
         index = int(spec.get("task", {}).get("index", 0))
     except (ValueError, KeyError, TypeError, AttributeError) as err:
         raise ValueError(f"environment variable TF_CONFIG is not a cluster spec with workers ({err})") from None
-    return {"coordinator": workers[0] if workers else None, "num_processes": len(workers), "process_id": index}
+    return {
+        "coordinator": workers[0] if workers else None,
+        "num_processes": len(workers),
+        "process_id": index,
+        "workers": tuple(workers),
+    }
 
 
 def connect(cluster: ClusterConfig) -> Processes:
-    """Joins this process to the others of the run; call it before any JAX computation. Calling it
+    """Joins this process to the others of the run; call it before any computation. Calling it
     again once joined only reports where this process stands."""
     if not cluster.multi_process:
         return SINGLE_PROCESS
     import keras
 
     if keras.backend.backend() == "tensorflow":
-        raise ValueError(TENSORFLOW_MULTI_HOST_REFUSAL)
+        return _connect_tensorflow(cluster)
     if keras.backend.backend() != "jax":
-        raise ValueError(f"training on several hosts needs KERAS_BACKEND=jax, not {keras.backend.backend()!r}")
+        raise ValueError(f"several hosts need KERAS_BACKEND=jax or tensorflow, not {keras.backend.backend()!r}")
     import jax
 
     if not jax.distributed.is_initialized():
@@ -146,12 +159,29 @@ def connect(cluster: ClusterConfig) -> Processes:
     return processes
 
 
+def _connect_tensorflow(cluster: ClusterConfig) -> Processes:
+    from genre.train import tf_multi_worker
+
+    if cluster.detect:
+        raise ValueError("--detect-cluster is JAX's: on TensorFlow give the processes, or their list in TF_CONFIG")
+    workers = cluster.worker_addresses()
+    try:
+        strategy = tf_multi_worker.join(workers, cluster.process_id)
+    except (RuntimeError, ValueError) as err:
+        raise ValueError(f"could not join the other processes at {', '.join(workers)}: {err}") from None
+    return Processes(index=cluster.process_id, count=len(workers), strategy=strategy)
+
+
 def any_process(flags: tuple[bool, ...], processes: Processes) -> tuple[bool, ...]:
     """Each flag as raised in any process of the run: the same answer in every one, so decisions that
     local events drive (a SIGTERM, a clock) are taken together. Every process must call it at the
     same point (it is a collective); with one process it only hands the flags back."""
     if processes.count == 1:
         return flags
+    if processes.strategy is not None:
+        from genre.train.tf_multi_worker import any_worker
+
+        return any_worker(flags, processes.strategy)
     import numpy as np
     from jax.experimental import multihost_utils
 
@@ -173,7 +203,8 @@ def distribution_scope(devices: int, processes: Processes = SINGLE_PROCESS):
     yields the `Placement`.
 
     The one place that branches on the backend: `keras.distribution.DataParallel` on JAX (one or
-    several hosts), `tf.distribute.MirroredStrategy` on TensorFlow. Accelerators are used when
+    several hosts), `tf.distribute.MirroredStrategy` on TensorFlow (the multi-worker strategy
+    `connect` made, on several hosts: one device a process). Accelerators are used when
     there are any, CPU devices otherwise (e.g. virtual ones, for tests). Each global batch is split
     across all the devices, so the batch size must be divisible by their number. On several
     processes each feeds its own part of every global batch (`DataModule` shards it), so Keras is
@@ -181,6 +212,12 @@ def distribution_scope(devices: int, processes: Processes = SINGLE_PROCESS):
     """
     import keras
 
+    if processes.strategy is not None:
+        if devices not in (1, -1):
+            raise ValueError(f"devices={devices}: TensorFlow on several hosts trains on one device a process")
+        with processes.strategy.scope():
+            yield Placement(processes.count, 1)
+        return
     if processes.count > 1:
         yield from _multi_process_scope(devices, processes)
         return

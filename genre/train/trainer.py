@@ -301,6 +301,7 @@ class Trainer:
             # build them now from the data's shapes (Keras's own step, which JAX's `fit` runs anyway).
             model._symbolic_build(data_batch=legs[0].batches.element_spec)
         validation = data.validation(plan.limit_val, exact_batches)
+        feed = _feed(model, processes, legs[0].batches.element_spec)
         history: dict[str, list] = {}
         with stop_on_sigterm(enabled=not c.fast_dev_run) as stop:
             resume_point = _ResumePoint(
@@ -318,8 +319,8 @@ class Trainer:
                 resume_point.step_offset = first_step if i == 0 else 0
                 restore = [_RestoreMetrics(metrics_values, last_dir)] if i == 0 and metrics_values else []
                 fitted = model.fit(
-                    leg.batches,
-                    validation_data=validation,
+                    feed(leg.batches),
+                    validation_data=feed(validation),
                     epochs=leg.end_epoch,
                     initial_epoch=leg.first_epoch,
                     steps_per_epoch=leg.steps,
@@ -362,6 +363,16 @@ class Trainer:
             last_checkpoint=last_dir / "model.keras" if (last_dir / "model.keras").is_file() else None,
             stopped_early=bool(early and early.stopped_epoch),
         )
+
+
+def _feed(model, processes, batch_spec) -> Callable:
+    """What `fit` gets for a data set: the set itself, or on TensorFlow over several hosts the
+    strategy's input, with the model prepared for that strategy (`genre.train.tf_multi_worker`)."""
+    if processes.strategy is None:
+        return lambda dataset: dataset
+    from genre.train.tf_multi_worker import prepare_fit
+
+    return prepare_fit(model, processes.strategy, batch_spec)
 
 
 def _position(saved: dict) -> str:
