@@ -40,6 +40,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if not args.verbose and args.command not in WITHOUT_TENSORFLOW:
         silence_tensorflow(first_operation=not _may_join_hosts(args))
+    if args.command not in WITHOUT_TENSORFLOW:
+        from genre.weights import default_cache_dir
+
+        use_compilation_cache(default_cache_dir() / "jax-compilation")
     try:
         return args.handler(args)
     except (ValueError, OSError) as err:
@@ -87,6 +91,22 @@ def silence_tensorflow(first_operation: bool = True) -> None:
         os.close(devnull)
     tf.get_logger().setLevel(logging.ERROR)
     logging.getLogger("absl").setLevel(logging.ERROR)
+
+
+def use_compilation_cache(directory: Path) -> None:
+    """On JAX, keeps what XLA compiles in `directory` for every later process: a net's steps that the
+    demo's budget compiled to time them are not compiled again when it trains, nor in the next run
+    or tuning trial (on CPU, MobileNetV2's first step went from 27 s to 6 s). Left to JAX when
+    JAX_COMPILATION_CACHE_DIR is set (an empty value turns the cache off)."""
+    import keras
+
+    if "JAX_COMPILATION_CACHE_DIR" in os.environ or keras.config.backend() != "jax":
+        return
+    import jax
+
+    jax.config.update("jax_compilation_cache_dir", str(directory))
+    # Keras builds a model through many small compiled operations, each under JAX's default of 1 s.
+    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.5)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,7 +1,8 @@
 """Shared fixtures: a tiny generated FMA tree and its prepared shards, made once per test session.
 
 Keras writes `~/.keras/keras.json` on first import, so KERAS_HOME points into a temporary folder
-before anything imports it (tox sets it too). The Keras backend comes from KERAS_BACKEND (tox).
+before anything imports it (tox sets it too), and JAX's persistent compilation cache is off. The
+Keras backend comes from KERAS_BACKEND (tox).
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ from typing import NoReturn
 
 os.environ.setdefault("KERAS_HOME", tempfile.mkdtemp(prefix="keras-home-"))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# No persistent XLA cache in the user's home from the tests (`genre` keeps one; an empty value: none).
+os.environ.setdefault("JAX_COMPILATION_CACHE_DIR", "")
 
 import pytest
 

@@ -105,3 +105,32 @@ def test_tensorflow_says_nothing_unless_verbose(prepared, tmp_path):
     assert quiet.stderr == ""
     verbose = baseline("--verbose", run="verbose")
     assert "oneDNN" in verbose.stderr or "cpu_feature_guard" in verbose.stderr  # what quiet keeps away
+
+
+@pytest.mark.requires_jax_backend
+@pytest.mark.slow
+def test_jax_keeps_what_it_compiles_in_genres_cache_for_the_next_run(prepared, tmp_path):
+    """A second identical `genre fit` finds the first one's compiled steps on disk; off when
+    JAX_COMPILATION_CACHE_DIR is set, as the test session sets it (empty)."""
+    import os
+    import subprocess
+    import sys
+
+    from tests.train.conftest import tiny_set_arguments
+
+    env = {k: v for k, v in os.environ.items() if k != "JAX_COMPILATION_CACHE_DIR"}
+    env |= {"GENRE_CACHE": str(tmp_path / "cache"), "KERAS_BACKEND": "jax"}
+    cache = tmp_path / "cache" / "jax-compilation"
+
+    def fit(run: str, environ: dict, **settings) -> None:
+        sets = tiny_set_arguments(prepared, max_epochs=1, **settings)
+        args = ["fit", "--model", "conv1d", *sets, "--run-dir", str(tmp_path / run)]
+        subprocess.run([sys.executable, "-m", "genre", *args], env=environ, capture_output=True, check=True)
+
+    fit("first", env)
+    entries = set(os.listdir(cache))
+    assert entries  # the training and inference steps, at least
+    fit("second", env)
+    assert set(os.listdir(cache)) == entries  # the same steps: found, not compiled and written again
+    fit("off", env | {"JAX_COMPILATION_CACHE_DIR": ""}, filters="6,6")  # new steps, none kept
+    assert set(os.listdir(cache)) == entries
