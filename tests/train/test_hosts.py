@@ -52,12 +52,29 @@ def test_tf_config_names_the_processes():
         ({"num_processes": 2, "coordinator": "h:1"}, r"and this process's id \(0\.\.1\)"),
         ({"num_processes": 2, "process_id": 2, "coordinator": "h:1"}, r"process_id must be in \[0, 2\), got 2"),
         ({"num_processes": 2, "process_id": 0, "coordinator": "h"}, r"coordinator must be HOST:PORT, got 'h'"),
+        ({"num_processes": 2, "process_id": 0, "coordinator": ":1"}, r"coordinator must be HOST:PORT, got ':1'"),
+        ({"num_processes": 2, "process_id": 0, "coordinator": "h:p"}, r"coordinator must be HOST:PORT, got 'h:p'"),
         ({"num_processes": 0}, "num_processes must be at least 1, got 0"),
     ],
 )
 def test_an_incomplete_cluster_is_an_error_naming_what_is_missing(values, message):
     with pytest.raises(ValueError, match=message):
         ClusterConfig(**values)
+
+
+def test_an_incomplete_cluster_on_the_command_line_is_a_one_line_error_before_any_work(
+    tmp_path, prepared, monkeypatch, capsys
+):
+    for name in ("JAX_COORDINATOR_ADDRESS", "JAX_NUM_PROCESSES", "JAX_PROCESS_ID", "TF_CONFIG"):
+        monkeypatch.delenv(name, raising=False)
+    run = tmp_path / "run"
+    args = ["fit", "--model", "conv1d", *tiny_set_arguments(prepared), "--run-dir", str(run)]
+    assert main([*args, "--num-processes", "2", "--process-id", "1"]) == 2
+    assert capsys.readouterr().err == (
+        "genre fit: error: num_processes=2 needs the coordinator (HOST:PORT of process 0) and this process's id "
+        "(0..1), or the cluster's detection (--detect-cluster)\n"
+    )
+    assert not run.exists()
 
 
 def test_each_process_gets_its_block_of_every_global_batch(prepared):
