@@ -46,6 +46,14 @@ def _rows(run) -> list[dict]:
         return list(csv.DictReader(f))
 
 
+def _tensorboard_steps(run, folder: str, tag: str) -> list[int]:
+    import tensorflow as tf
+
+    files = sorted(str(f) for f in (run / "logs" / "tensorboard" / folder).glob("events.out.tfevents.*"))
+    events = map(tf.compat.v1.Event.FromString, tf.data.TFRecordDataset(files).as_numpy_iterator())
+    return sorted(e.step for e in events for value in e.summary.value if value.tag == tag)
+
+
 def _assert_same_curves_and_scores(run, reference) -> None:
     ours, theirs = _rows(run), _rows(reference)
     assert [int(r["epoch"]) for r in ours] == list(range(EPOCHS))
@@ -71,7 +79,7 @@ def test_sigkill_inside_an_epoch_resumes_at_the_saved_step(tmp_path, prepared, r
     # epoch 1's ninth step, the state on disk is its eighth: one trained step is lost with the process.
     process = subprocess.Popen(
         hooked("--pause-at", "1:8", "--marker", str(paused),
-                genre_args=_fit(prepared, run, checkpoint_every_n_steps=5)),
+                genre_args=_fit(prepared, run, checkpoint_every_n_steps=5, tensorboard="true")),
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=ENV,
     )  # fmt: skip
     wait_for(paused, process)
@@ -85,6 +93,10 @@ def test_sigkill_inside_an_epoch_resumes_at_the_saved_step(tmp_path, prepared, r
     resume = ["fit", "--model", "conv1d", "--run-dir", str(run), "--resume"]
     done = subprocess.run(hooked("--count", str(count), genre_args=resume), capture_output=True, text=True, env=ENV)
     assert done.returncode == 0, done.stderr[-3000:]
+    # TensorBoard's points, over the event files of both processes: each epoch once, each validation at
+    # the step count of the optimizer.
+    assert _tensorboard_steps(run, "train", "epoch_loss") == list(range(EPOCHS))
+    assert _tensorboard_steps(run, "validation", "evaluation_loss_vs_iterations") == [STEPS, 2 * STEPS, 3 * STEPS]
     # Only the steps not saved are trained again: the rest of epoch 1, then epoch 2.
     assert int(count.read_text()) == (STEPS - 8) + STEPS
     _assert_same_curves_and_scores(run, reference)
