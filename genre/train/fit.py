@@ -84,14 +84,14 @@ def _train_and_evaluate(config, run, resume, callbacks, evaluate_test, fold, clu
     from genre.models import get_model, load_model
 
     run_dir = RunDir(run)
-    if not processes.writes:  # one progress bar for the run, process 0's
-        config = replace(config, trainer=replace(config.trainer, progress=False))
     spec = get_model(config.model)
     if resume:
         config = FitConfig.from_dict(run_dir.config(), spec.config_class)
         fold = run_dir.fold()
     else:
         run_dir.require_new()
+    if not processes.writes:  # one progress bar for the run, process 0's (a resumed run's config included)
+        config = replace(config, trainer=replace(config.trainer, progress=False))
     splits = ("train", "validation", "test") if evaluate_test else ("train", "validation")
     data = DataModule.from_config(
         config.data,

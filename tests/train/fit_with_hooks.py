@@ -40,6 +40,11 @@ class _Hooks(keras.callbacks.Callback):
                 time.sleep(0.01)  # short sleeps: a signal's Python handler runs between them
 
 
+def command(*hooks: str, genre_args: list[str]) -> list[str]:
+    """The command line that runs `genre GENRE-ARGS...` with `hooks` (the options above)."""
+    return [sys.executable, "-m", "tests.train.fit_with_hooks", *hooks, "--", *genre_args]
+
+
 def main() -> int:
     if "--" not in sys.argv:
         raise SystemExit("usage: python -m tests.train.fit_with_hooks [OPTIONS] -- GENRE-ARGS...")

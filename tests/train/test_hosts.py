@@ -8,6 +8,7 @@ checked in-process, in every environment.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import json
 import os
@@ -15,14 +16,17 @@ import signal
 import socket
 import subprocess
 import sys
-import time
+from collections.abc import Callable
 from pathlib import Path
+from subprocess import DEVNULL, PIPE
 
 import numpy as np
 import pytest
 
+from genre.cli import main
 from genre.train.distributed import ClusterConfig, cluster_from
-from tests.train.conftest import tiny_set_arguments
+from tests.train.conftest import resume_state, tiny_fit_config, tiny_set_arguments, wait_for
+from tests.train.fit_with_hooks import command as hooked
 
 # A 2-process run follows the 1-process run with the same global batch: the same batches, initial
 # weights and dropout masks. Only float32 rounding differs (the all-reduce adds the two processes'
@@ -61,12 +65,29 @@ def test_tf_config_names_the_processes():
         ({"num_processes": 2, "coordinator": "h:1"}, r"and this process's id \(0\.\.1\)"),
         ({"num_processes": 2, "process_id": 2, "coordinator": "h:1"}, r"process_id must be in \[0, 2\), got 2"),
         ({"num_processes": 2, "process_id": 0, "coordinator": "h"}, r"coordinator must be HOST:PORT, got 'h'"),
+        ({"num_processes": 2, "process_id": 0, "coordinator": ":1"}, r"coordinator must be HOST:PORT, got ':1'"),
+        ({"num_processes": 2, "process_id": 0, "coordinator": "h:p"}, r"coordinator must be HOST:PORT, got 'h:p'"),
         ({"num_processes": 0}, "num_processes must be at least 1, got 0"),
     ],
 )
 def test_an_incomplete_cluster_is_an_error_naming_what_is_missing(values, message):
     with pytest.raises(ValueError, match=message):
         ClusterConfig(**values)
+
+
+def test_an_incomplete_cluster_on_the_command_line_is_a_one_line_error_before_any_work(
+    tmp_path, prepared, monkeypatch, capsys
+):
+    for name in ("JAX_COORDINATOR_ADDRESS", "JAX_NUM_PROCESSES", "JAX_PROCESS_ID", "TF_CONFIG"):
+        monkeypatch.delenv(name, raising=False)
+    run = tmp_path / "run"
+    args = ["fit", "--model", "conv1d", *tiny_set_arguments(prepared), "--run-dir", str(run)]
+    assert main([*args, "--num-processes", "2", "--process-id", "1"]) == 2
+    assert capsys.readouterr().err == (
+        "genre fit: error: num_processes=2 needs the coordinator (HOST:PORT of process 0) and this process's id "
+        "(0..1), or the cluster's detection (--detect-cluster)\n"
+    )
+    assert not run.exists()
 
 
 def test_each_process_gets_its_block_of_every_global_batch(prepared):
@@ -104,15 +125,61 @@ def _free_port() -> int:
 SETTINGS = {"max_epochs": 3, "deterministic": "true", "learning_rate": 0.01}
 
 
-def _fit(prepared: Path, run: Path, *cluster: str, settings: dict, env: dict) -> subprocess.Popen:
-    settings = tiny_set_arguments(prepared, **settings)
-    return subprocess.Popen(
-        [sys.executable, "-m", "genre", "fit", "--model", "conv1d", *settings, "--run-dir", str(run), *cluster],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+def _backend() -> str:
+    return os.environ.get("KERAS_BACKEND", "tensorflow")
+
+
+def _settings() -> dict:
+    """SETTINGS, without dropout on TensorFlow: its workers each draw the masks for their own rows (as one
+    process's devices do), so the 1-process run they are compared with must have none."""
+    return SETTINGS | ({"dropout": 0} if _backend() == "tensorflow" else {})
+
+
+def _fit(prepared: Path, run: Path, **settings) -> list[str]:
+    """The arguments of `genre fit` of the tiny conv1d at `_settings()` (3 steps an epoch at their batch of 16)."""
+    return ["fit", "--model", "conv1d", *tiny_set_arguments(prepared, **_settings() | settings), "--run-dir", str(run)]
+
+
+def _genre(*args: str) -> list[str]:
+    return [sys.executable, "-m", "genre", *args]
+
+
+def _cluster_env(**extra: str) -> dict:
+    """The processes' environment: this one's, less its cluster settings."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("JAX_", "XLA_", "TF_CONFIG"))}
+    return env | {"KERAS_BACKEND": _backend(), "PYTHONPATH": os.pathsep.join(sys.path), **extra}
+
+
+@contextlib.contextmanager
+def _two_processes(command: Callable[[int], list[str]], env: dict, **popen):
+    """Starts `command(i)` as process i of a 2-process run on 127.0.0.1, for i = 0 and 1: on JAX with the
+    flags, on TensorFlow with both workers' free ports in TF_CONFIG. Kills whatever is left of them on
+    the way out: a process left waiting for its peer would otherwise outlive the test."""
+    if _backend() == "jax":
+        cluster = ["--num-processes=2", f"--coordinator=127.0.0.1:{_free_port()}"]
+        flags = [[*cluster, f"--process-id={i}"] for i in range(2)]
+        envs = [env, env]
+    else:
+        workers = [f"127.0.0.1:{_free_port()}" for _ in range(2)]
+        flags = [[], []]
+        envs = [
+            env | {"TF_CONFIG": json.dumps({"cluster": {"worker": workers}, "task": {"type": "worker", "index": i}})}
+            for i in range(2)
+        ]
+    pair = [subprocess.Popen([*command(i), *flags[i]], env=envs[i], text=True, **popen) for i in range(2)]
+    try:
+        yield pair
+    finally:
+        for p in pair:
+            p.kill()
+
+
+def _outputs(pair: list[subprocess.Popen], code: int = 0) -> list[tuple[str, str]]:
+    """Each process's (stdout, stderr), once it exited with `code`."""
+    outputs = [p.communicate(timeout=300) for p in pair]
+    for process, (_, err) in zip(pair, outputs, strict=True):
+        assert process.returncode == code, err[-3000:]
+    return outputs
 
 
 def _curves(run: Path) -> list[dict]:
@@ -120,61 +187,86 @@ def _curves(run: Path) -> list[dict]:
         return [{k: float(v) for k, v in row.items()} for row in csv.DictReader(f)]
 
 
-def _cluster_env() -> dict:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("JAX_", "XLA_", "TF_CONFIG"))}
-    return env | {"KERAS_BACKEND": _backend(), "PYTHONPATH": os.pathsep.join(sys.path)}
-
-
-def _backend() -> str:
-    return os.environ.get("KERAS_BACKEND", "tensorflow")
-
-
-@pytest.mark.hosts
-@pytest.mark.slow
-def test_two_processes_train_as_one_with_the_same_global_batch(tmp_path, prepared, tiny_config):
-    from genre.train.fit import train_and_evaluate
-
-    env, settings = _cluster_env(), SETTINGS
-    if _backend() == "jax":
-        coordinator = f"127.0.0.1:{_free_port()}"
-        flags = [["--num-processes=2", f"--coordinator={coordinator}", f"--process-id={i}"] for i in range(2)]
-        envs = [env, env]
-    else:
-        # TensorFlow's workers each draw their dropout masks for their own rows (as one process's devices
-        # do), so the 1-process run they follow has no dropout. TF_CONFIG lists both workers' ports.
-        settings = SETTINGS | {"dropout": 0}
-        workers = [f"127.0.0.1:{_free_port()}" for _ in range(2)]
-        flags = [[], []]
-        envs = [
-            env | {"TF_CONFIG": json.dumps({"cluster": {"worker": workers}, "task": {"type": "worker", "index": i}})}
-            for i in range(2)
-        ]
-    pair = [_fit(prepared, tmp_path / "two", *flags[i], settings=settings, env=envs[i]) for i in range(2)]
-    try:
-        train_and_evaluate(tiny_config(**settings), tmp_path / "one")  # while they run: one process, here
-        outputs = [p.communicate(timeout=300) for p in pair]
-    finally:
-        for p in pair:  # a process left waiting for its peer would otherwise outlive the test
-            p.kill()
-    for process, (_, err) in zip(pair, outputs, strict=True):
-        assert process.returncode == 0, err[-3000:]
-
-    one, two = _curves(tmp_path / "one"), _curves(tmp_path / "two")
-    assert len(one) == len(two) == 3
-    for a, b in zip(one, two, strict=True):
+def _assert_same_curves(ours: list[dict], theirs: list[dict]) -> None:
+    assert [a["epoch"] for a in ours] == [b["epoch"] for b in theirs] == [0, 1, 2]
+    for a, b in zip(theirs, ours, strict=True):
         for key in ("loss", "val_loss"):
             assert b[key] == pytest.approx(a[key], rel=LOSS_RTOL), (key, a, b)
         for key in ("accuracy", "val_accuracy"):
             assert b[key] == pytest.approx(a[key], abs=1e-6), (key, a, b)
-    scores = [json.loads((tmp_path / run / "metrics.json").read_text()) for run in ("one", "two")]
+
+
+def _assert_same_scores(run: Path, reference: Path) -> None:
+    ours, theirs = (json.loads((r / "metrics.json").read_text()) for r in (run, reference))
     for split in ("val", "test"):
-        assert scores[1][split]["accuracy"] == scores[0][split]["accuracy"]
-        assert scores[1][split]["macro_f1"] == pytest.approx(scores[0][split]["macro_f1"], abs=1e-9)
+        assert ours[split]["accuracy"] == theirs[split]["accuracy"]
+        assert ours[split]["macro_f1"] == pytest.approx(theirs[split]["macro_f1"], abs=1e-9)
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(tmp_path_factory, prepared):
+    """A folder with `two`, a 2-process run at SETTINGS, and `one`, the 1-process run of the same settings,
+    trained here while the 2 processes run; and the processes' (stdout, stderr)."""
+    from genre.train.fit import train_and_evaluate
+
+    root = tmp_path_factory.mktemp("uninterrupted")
+    with _two_processes(
+        lambda i: _genre(*_fit(prepared, root / "two")), _cluster_env(), stdout=PIPE, stderr=PIPE
+    ) as pair:
+        train_and_evaluate(tiny_fit_config(prepared, **_settings()), root / "one")
+        outputs = _outputs(pair)
+    return root, outputs
+
+
+@pytest.mark.hosts
+@pytest.mark.slow
+def test_two_processes_train_as_one_with_the_same_global_batch(uninterrupted):
+    root, outputs = uninterrupted
+    _assert_same_curves(_curves(root / "two"), _curves(root / "one"))
+    _assert_same_scores(root / "two", root / "one")
     # Process 0 alone wrote the run directory and printed the summary; process 1's copy is gone.
-    assert sorted(p.name for p in (tmp_path / "two").iterdir()) == sorted(p.name for p in (tmp_path / "one").iterdir())
-    summary = f"run {tmp_path / 'two'}: conv1d on {_backend()}, 3 epochs"
+    assert sorted(p.name for p in (root / "two").iterdir()) == sorted(p.name for p in (root / "one").iterdir())
+    summary = f"run {root / 'two'}: conv1d on {_backend()}, 3 epochs"
     assert summary in outputs[0][0] and "run " not in outputs[1][0]
-    assert sorted(tmp_path.iterdir()) == [tmp_path / "one", tmp_path / "two"]
+    assert sorted(root.iterdir()) == [root / "one", root / "two"]
+
+
+@pytest.mark.hosts
+@pytest.mark.slow
+def test_both_processes_killed_inside_an_epoch_resume_on_two_at_the_saved_step(tmp_path, prepared, uninterrupted):
+    """SIGKILL to every process between two saves inside an epoch; `--resume` on 2 processes trains only
+    the steps not saved and ends with the curves and scores of the 2-process run never stopped."""
+    run, scratch = tmp_path / "run", tmp_path / "scratch"
+    scratch.mkdir()
+    env = _cluster_env(TMPDIR=str(scratch))  # where a killed process 1 leaves its copy of the run
+    # A save every 2 steps of the run (3 an epoch): the last before the pause, after epoch 1's second
+    # step, is after its first. Keras's progress is on, to see that process 1 prints none of it.
+    fit = _fit(prepared, run, checkpoint_every_n_steps=2, progress="true")
+    paused = [tmp_path / f"paused-{i}" for i in range(2)]
+    hooks = [["--pause-at", "1:1", "--marker", str(marker)] for marker in paused]
+    with _two_processes(lambda i: hooked(*hooks[i], genre_args=fit), env, stdout=DEVNULL, stderr=DEVNULL) as pair:
+        for marker in paused:
+            wait_for(marker, *pair)
+        for p in pair:
+            p.send_signal(signal.SIGKILL)
+            p.wait()
+    state = resume_state(run)
+    assert (state["epoch"], state["step"]) == (1, 1)
+    assert [row["epoch"] for row in _curves(run)] == [0]
+
+    counts = [tmp_path / f"count-{i}" for i in range(2)]
+    resume = ["fit", "--model", "conv1d", "--run-dir", str(run), "--resume"]
+    command = lambda i: hooked("--count", str(counts[i]), genre_args=resume)  # noqa: E731
+    with _two_processes(command, env, stdout=PIPE, stderr=PIPE) as pair:
+        outputs = _outputs(pair)
+    # Each epoch once, as the run never stopped logged it: restarting epoch 1 at its first batch, or at
+    # the saved step on the wrong batches, would move every loss from there on.
+    _assert_same_curves(_curves(run), _curves(uninterrupted[0] / "two"))
+    _assert_same_scores(run, uninterrupted[0] / "two")
+    assert [int(count.read_text()) for count in counts] == [(3 - 1) + 3] * 2  # the steps not saved, no more
+    # Process 0 alone printed Keras's progress and the summary (gloo prints a line of its own in each).
+    assert "Epoch 3/3" in outputs[0][0] and f"run {run}: conv1d on {_backend()}, 3 epochs" in outputs[0][0], outputs[0][0]
+    assert not any(word in outputs[1][0] for word in ("Epoch", "loss", "run ")), outputs[1][0]
 
 
 @pytest.mark.hosts
@@ -182,40 +274,18 @@ def test_two_processes_train_as_one_with_the_same_global_batch(tmp_path, prepare
 def test_a_sigterm_to_one_process_stops_every_process_at_the_same_step(tmp_path, prepared):
     """A preempted host gets the signal, its peers do not: all must still save the same step and exit,
     none left waiting in a collective for a process that has gone."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("JAX_", "XLA_", "TF_CONFIG"))}
-    env |= {"KERAS_BACKEND": _backend(), "PYTHONPATH": os.pathsep.join(sys.path)}
     run, paused, release = tmp_path / "run", tmp_path / "paused", tmp_path / "release"
-    settings = tiny_set_arguments(prepared, **SETTINGS, batch_size=4)
-    fit = ["fit", "--model", "conv1d", *settings, "--run-dir", str(run)]
-    cluster = ["--num-processes=2", f"--coordinator=127.0.0.1:{_free_port()}"]
+    fit = _fit(prepared, run, batch_size=4)
     # Process 1 waits after step 3 of the second epoch, where the test signals it alone.
     hooks = [[], ["--pause-at", "1:2", "--marker", str(paused), "--release", str(release)]]
-    pair = [
-        subprocess.Popen(
-            [sys.executable, "-m", "tests.train.fit_with_hooks", *hooks[i], "--", *fit, *cluster, f"--process-id={i}"],
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        for i in range(2)
-    ]
-    try:
-        deadline = time.monotonic() + 300
-        while not paused.exists():
-            assert all(p.poll() is None for p in pair), "a process ended before process 1 reached the pause"
-            assert time.monotonic() < deadline, "process 1 never reached the pause"
-            time.sleep(0.02)
+    command = lambda i: hooked(*hooks[i], genre_args=fit)  # noqa: E731
+    with _two_processes(command, _cluster_env(), stdout=DEVNULL, stderr=PIPE) as pair:
+        wait_for(paused, *pair)
         pair[1].send_signal(signal.SIGTERM)
         release.write_text("go")
-        errors = [p.communicate(timeout=120)[1] for p in pair]
-    finally:
-        for p in pair:  # a process left waiting for its peer would otherwise outlive the test
-            p.kill()
-    for process, err in zip(pair, errors, strict=True):
-        assert process.returncode == 75, err[-3000:]
-    steps = json.loads((run / "checkpoints" / "last" / "state.json").read_text())
-    assert (steps["epoch"], steps["step"]) == (1, 3)
+        errors = [err for _, err in _outputs(pair, code=75)]
+    state = resume_state(run)
+    assert (state["epoch"], state["step"]) == (1, 3)
     assert "SIGTERM received: training stopped at epoch 2, after step 3 of" in errors[1]
     assert "another process of the run was stopped: training stopped at epoch 2, after step 3 of" in errors[0]
 

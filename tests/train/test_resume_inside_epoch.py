@@ -19,7 +19,8 @@ import time
 
 import pytest
 
-from tests.train.conftest import tiny_set_arguments
+from tests.train.conftest import resume_state, tiny_set_arguments, wait_for
+from tests.train.fit_with_hooks import command as hooked
 
 EPOCHS, STEPS = 3, 12
 SETTINGS = {
@@ -40,25 +41,17 @@ def _fit(prepared, run, **settings) -> list[str]:
     return ["fit", "--model", "conv1d", *args, "--run-dir", str(run)]
 
 
-def _hooked(*hooks: str, genre_args: list[str]) -> list[str]:
-    return [sys.executable, "-m", "tests.train.fit_with_hooks", *hooks, "--", *genre_args]
-
-
 def _rows(run) -> list[dict]:
     with open(run / "logs" / "metrics.csv") as f:
         return list(csv.DictReader(f))
 
 
-def _state(run) -> dict:
-    return json.loads((run / "checkpoints" / "last" / "state.json").read_text())
+def _tensorboard_steps(run, folder: str, tag: str) -> list[int]:
+    import tensorflow as tf
 
-
-def _wait_for(path, process) -> None:
-    deadline = time.monotonic() + 300
-    while not path.exists():
-        assert process.poll() is None, f"the run ended (exit {process.returncode}) before it reached the pause"
-        assert time.monotonic() < deadline, "the run never reached the pause"
-        time.sleep(0.02)
+    files = sorted(str(f) for f in (run / "logs" / "tensorboard" / folder).glob("events.out.tfevents.*"))
+    events = map(tf.compat.v1.Event.FromString, tf.data.TFRecordDataset(files).as_numpy_iterator())
+    return sorted(e.step for e in events for value in e.summary.value if value.tag == tag)
 
 
 def _assert_same_curves_and_scores(run, reference) -> None:
@@ -85,21 +78,25 @@ def test_sigkill_inside_an_epoch_resumes_at_the_saved_step(tmp_path, prepared, r
     # Saves every 5 steps over the run: steps 15 and 20 fall in epoch 1 (its steps 3 and 8). Paused after
     # epoch 1's ninth step, the state on disk is its eighth: one trained step is lost with the process.
     process = subprocess.Popen(
-        _hooked("--pause-at", "1:8", "--marker", str(paused),
-                genre_args=_fit(prepared, run, checkpoint_every_n_steps=5)),
+        hooked("--pause-at", "1:8", "--marker", str(paused),
+                genre_args=_fit(prepared, run, checkpoint_every_n_steps=5, tensorboard="true")),
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=ENV,
     )  # fmt: skip
-    _wait_for(paused, process)
+    wait_for(paused, process)
     process.send_signal(signal.SIGKILL)
     process.wait()
-    state = _state(run)
+    state = resume_state(run)
     assert (state["epoch"], state["step"]) == (1, 8)
     assert [int(r["epoch"]) for r in _rows(run)] == [0]
     assert (run / "checkpoints" / "last" / "model.keras").is_file()  # the model of the last finished epoch
 
     resume = ["fit", "--model", "conv1d", "--run-dir", str(run), "--resume"]
-    done = subprocess.run(_hooked("--count", str(count), genre_args=resume), capture_output=True, text=True, env=ENV)
+    done = subprocess.run(hooked("--count", str(count), genre_args=resume), capture_output=True, text=True, env=ENV)
     assert done.returncode == 0, done.stderr[-3000:]
+    # TensorBoard's points, over the event files of both processes: each epoch once, each validation at
+    # the step count of the optimizer.
+    assert _tensorboard_steps(run, "train", "epoch_loss") == list(range(EPOCHS))
+    assert _tensorboard_steps(run, "validation", "evaluation_loss_vs_iterations") == [STEPS, 2 * STEPS, 3 * STEPS]
     # Only the steps not saved are trained again: the rest of epoch 1, then epoch 2.
     assert int(count.read_text()) == (STEPS - 8) + STEPS
     _assert_same_curves_and_scores(run, reference)
@@ -116,18 +113,18 @@ def test_sigterm_saves_at_the_next_step_exits_75_and_requeues_on_slurm(tmp_path,
     env = {**ENV, "PATH": f"{bin_dir}{os.pathsep}{ENV['PATH']}", "SLURM_JOB_ID": "4242"}
     # No periodic saving: the state after epoch 0 is all there is until SIGTERM asks for one.
     process = subprocess.Popen(
-        _hooked("--pause-at", "1:4", "--marker", str(paused), "--release", str(release),
+        hooked("--pause-at", "1:4", "--marker", str(paused), "--release", str(release),
                 genre_args=[*_fit(prepared, run), "--requeue"]),
         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env,
     )  # fmt: skip
-    _wait_for(paused, process)
+    wait_for(paused, process)
     process.send_signal(signal.SIGTERM)
     release.write_text("go")
     sent = time.monotonic()
     _, stderr = process.communicate(timeout=120)
     assert process.returncode == 75, stderr[-3000:]
     assert time.monotonic() - sent < 30  # it stops at the step after the signal, not at the epoch's end
-    state = _state(run)
+    state = resume_state(run)
     assert (state["epoch"], state["step"]) == (1, 5)  # saved after the step the signal arrived in
     assert "SIGTERM received: training stopped at epoch 2, after step 5 of 12" in stderr
     assert "requeued SLURM job 4242" in stderr
@@ -150,7 +147,7 @@ def test_checkpoint_every_n_minutes_saves_between_steps(tmp_path, tiny_config):
         # A user callback runs before the Trainer's own: it sees the state the previous step left.
         def on_train_batch_end(self, batch, logs=None):
             if (run / "checkpoints" / "last" / "state.json").is_file():
-                seen.append((_state(run)["epoch"], _state(run)["step"]))
+                seen.append((resume_state(run)["epoch"], resume_state(run)["step"]))
 
     config = tiny_config(max_epochs=2, batch_size=4, checkpoint_every_n_minutes=1e-9)  # due after every step
     train_and_evaluate(config, run, callbacks=[LookAtTheState()])

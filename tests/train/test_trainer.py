@@ -208,6 +208,28 @@ def test_resume_after_sigkill_continues_from_the_saved_epoch(tmp_path, prepared)
 
 
 @pytest.mark.slow
+def test_a_resumed_run_logs_each_epoch_once(tmp_path, tiny_config):
+    """A kill after an epoch's CSV row was written but before the resume state after that epoch was
+    leaves a row past the state; the resumed run drops it and logs that epoch once, as it trains it again."""
+    run, killed = tmp_path / "run", tmp_path / "killed"
+
+    class CopyAtTheSecondEpoch(keras.callbacks.Callback):
+        def on_epoch_begin(self, epoch, logs=None):
+            if epoch == 1:  # the state after epoch 0 is saved, and its row logged
+                shutil.copytree(run, killed)
+
+    config = tiny_config(max_epochs=2, deterministic="true")
+    train_and_evaluate(config, run, callbacks=[CopyAtTheSecondEpoch()])
+    (first,) = _rows(killed)
+    with open(killed / "logs" / "metrics.csv", "a", newline="") as f:  # the row such a kill leaves of epoch 1
+        csv.DictWriter(f, fieldnames=list(first)).writerow({**first, "epoch": "1", "loss": "99.0"})
+    train_and_evaluate(config, killed, resume=True)
+    ours, theirs = _rows(killed), _rows(run)
+    assert [r["epoch"] for r in ours] == ["0", "1"] and ours[0] == first
+    assert math.isclose(float(ours[1]["loss"]), float(theirs[1]["loss"]), rel_tol=1e-6), (ours, theirs)
+
+
+@pytest.mark.slow
 def test_mobilenet_fine_tunes_its_top_blocks_in_a_second_phase(tmp_path, prepared):
     from genre.models import load_model
     from genre.train.config import apply_overrides
