@@ -265,7 +265,8 @@ def test_both_processes_killed_inside_an_epoch_resume_on_two_at_the_saved_step(t
     _assert_same_scores(run, uninterrupted[0] / "two")
     assert [int(count.read_text()) for count in counts] == [(3 - 1) + 3] * 2  # the steps not saved, no more
     # Process 0 alone printed Keras's progress and the summary (gloo prints a line of its own in each).
-    assert "Epoch 3/3" in outputs[0][0] and f"run {run}: conv1d on {_backend()}, 3 epochs" in outputs[0][0], outputs[0][0]
+    summary = f"run {run}: conv1d on {_backend()}, 3 epochs"
+    assert "Epoch 3/3" in outputs[0][0] and summary in outputs[0][0], outputs[0][0]
     assert not any(word in outputs[1][0] for word in ("Epoch", "loss", "run ")), outputs[1][0]
 
 
