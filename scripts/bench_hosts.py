@@ -1,13 +1,14 @@
 """Benchmark one run on 2 processes against 1 process, each process pinned to one core of this machine.
 
 The study's conv1d on generated clips (raw windows), the same global batch in both: one `genre fit`-like
-run in 1 process (core 0), then one in 2 processes joined over 127.0.0.1 (JAX, gloo collectives; cores
-0 and 1), each process calling `train_and_evaluate` as `genre fit` does. Steps/s are measured over the
+run in 1 process (core 0), then one in 2 processes joined over 127.0.0.1 (JAX's gloo collectives, or
+TensorFlow's multi-worker strategy; cores 0 and 1), each process calling `train_and_evaluate` as
+`genre fit` does. Steps/s are measured over the
 training batches of the epochs after the first (which compiles), validation excluded; one run each.
 With the global batch fixed, each of 2 processes computes half of every step and adds an all-reduce
 of the gradients, so the ratio is the speed-up (or the cost) of spreading one run over two hosts.
 
-    KERAS_BACKEND=jax python scripts/bench_hosts.py [--clips-per-genre 16] [--epochs 4] [--batch-size 32]
+    KERAS_BACKEND=jax|tensorflow python scripts/bench_hosts.py [--clips-per-genre 16] [--epochs 4] [--batch-size 32]
                                                     [--work DIR]
 """
 
@@ -62,7 +63,10 @@ def worker(args) -> None:
         "tensorboard": "false",
     }
     config = apply_overrides(default_config("conv1d"), {k: str(v) for k, v in settings.items()})
-    cluster = ClusterConfig(args.coordinator, args.processes, args.index) if args.processes > 1 else None
+    workers = tuple(args.workers.split(",")) if args.workers else None
+    cluster = (
+        ClusterConfig(args.coordinator, args.processes, args.index, workers=workers) if args.processes > 1 else None
+    )
     timer = make_timer()
     train_and_evaluate(config, args.run, callbacks=[timer], cluster=cluster, evaluate_test=False)
     seconds = sum(s for s, _ in timer.epochs[1:])
@@ -72,11 +76,13 @@ def worker(args) -> None:
 
 
 def one_run(processes: int, data: Path, work: Path, args) -> dict:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        coordinator = f"127.0.0.1:{s.getsockname()[1]}"
+    with socket.socket() as a, socket.socket() as b:  # JAX's coordinator; TensorFlow's two workers
+        a.bind(("127.0.0.1", 0))
+        b.bind(("127.0.0.1", 0))
+        coordinator, second = (f"127.0.0.1:{s.getsockname()[1]}" for s in (a, b))
     out, run = work / f"hosts-{processes}.json", work / f"run-{processes}-{time.time_ns()}"
     common = ["--data", str(data), "--run", str(run), "--out", str(out), "--coordinator", coordinator]
+    common += ["--workers", f"{coordinator},{second}"]
     common += ["--processes", str(processes), "--epochs", str(args.epochs), "--batch-size", str(args.batch_size)]
     started = [
         subprocess.Popen([sys.executable, __file__, "--worker", *common, "--index", str(i), "--core", str(i)])
@@ -94,21 +100,21 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--work", type=Path)
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
-    for name, kind in (("data", Path), ("run", Path), ("out", Path), ("coordinator", str)):
+    for name, kind in (("data", Path), ("run", Path), ("out", Path), ("coordinator", str), ("workers", str)):
         parser.add_argument(f"--{name}", type=kind, help=argparse.SUPPRESS)
     for name in ("processes", "index", "core"):
         parser.add_argument(f"--{name}", type=int, default=0 if name != "processes" else 1, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
         return worker(args)
-    if os.environ.get("KERAS_BACKEND") != "jax":
-        raise SystemExit("several hosts train on JAX: run with KERAS_BACKEND=jax")
     if len(os.sched_getaffinity(0)) < 2:
         raise SystemExit("needs 2 cores to pin 2 processes to")
     work = args.work or Path(tempfile.mkdtemp(prefix="bench-hosts-"))
     data = prepared_data(work, args.clips_per_genre)
     results = {n: one_run(n, data, work, args) for n in (1, 2)}
-    print(f"conv1d, global batch {args.batch_size}, {results[1]['steps']} timed steps per run, one core per process")
+    backend = os.environ.get("KERAS_BACKEND", "tensorflow")
+    steps = results[1]["steps"]
+    print(f"conv1d on {backend}, global batch {args.batch_size}, {steps} timed steps per run, one core per process")
     print("| processes | steps/s | examples/s |")
     print("| --- | --- | --- |")
     for n, r in results.items():
