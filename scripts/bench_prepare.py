@@ -12,10 +12,14 @@ run:
    processes, and the speed-up (target: 1.8x with 2 processes, on 240 clips or more); how busy the
    parent process was; and the CPU time a clip took in all processes together, whose ratio bounds the
    speed-up on otherwise idle cores (on a machine other jobs keep busy, wall-clock rates say less).
+   A fork server's CPU time counts too (read from /proc while it runs, its workers included).
+3. With --contention (before 2.): each stage's CPU time and minor page faults a clip in one fresh
+   process alone, then in --workers fresh processes at once: what a stage costs more when another
+   process shares the caches and memory bandwidth, apart from worker start-up and the pool.
 
 Ratios measured in one run are what count: machines here differ 2x between weeks.
 
-    python scripts/bench_prepare.py [--clips-per-genre 8] [--workers N] [--kinds raw,mel,handcrafted]
+    python scripts/bench_prepare.py [--clips-per-genre 8] [--workers N] [--kinds raw,mel,handcrafted] [--contention]
 """
 
 from __future__ import annotations
@@ -44,17 +48,22 @@ from genre.data.prepare import PrepareConfig, prepare
 from genre.data.records import encode_example
 
 
-def stage_times(paths: list[str], features: FeatureConfig, scratch: Path) -> dict[str, float]:
-    """Seconds spent in each stage over all `paths`, in this process."""
+def stage_times(
+    paths: list[str], features: FeatureConfig, scratch: Path, clock=time.perf_counter, faults=None
+) -> dict[str, float]:
+    """Seconds spent in each stage over all `paths`, in this process, by `clock`; with `faults` (a
+    Counter), each stage's minor page faults are added to it."""
     import tensorflow as tf
 
     audio = features.audio
     spent: collections.Counter[str] = collections.Counter()
 
     def timed(stage, fn, *args, **kwargs):
-        started = time.perf_counter()
+        started, faulted = clock(), _minor_faults() if faults is not None else 0
         result = fn(*args, **kwargs)
-        spent[stage] += time.perf_counter() - started
+        spent[stage] += clock() - started
+        if faults is not None:
+            faults[stage] += _minor_faults() - faulted
         return result
 
     mel_settings = _mel_settings(features)
@@ -80,6 +89,40 @@ def stage_times(paths: list[str], features: FeatureConfig, scratch: Path) -> dic
                 timed("write", writer.write, example)
     timed("write", sha256_file, records)
     return dict(spent)
+
+
+def _minor_faults() -> int:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+
+
+def concurrent_stage_cpu(paths: list[str], features: FeatureConfig, processes: int) -> list[tuple[dict, dict]]:
+    """Each stage's CPU seconds and minor page faults over all `paths`, in each of `processes` fresh
+    processes running the stages at the same time (they start together after a warm-up): what a stage
+    costs more when another process shares the machine's caches and memory bandwidth."""
+    import concurrent.futures as cf
+    import multiprocessing
+
+    context = multiprocessing.get_context("spawn")
+    barrier = context.Barrier(processes)
+    with cf.ProcessPoolExecutor(processes, mp_context=context, initializer=_keep, initargs=(barrier,)) as pool:
+        return list(pool.map(_stage_cpu, [(paths, features)] * processes))
+
+
+_shared = {}
+
+
+def _keep(barrier) -> None:
+    _shared["barrier"] = barrier
+
+
+def _stage_cpu(job) -> tuple[dict, dict]:
+    paths, features = job
+    with threadpool_limits(1), tempfile.TemporaryDirectory() as scratch:
+        stage_times(paths[:2], features, Path(scratch))  # warm up
+        _shared["barrier"].wait()
+        faults: collections.Counter[str] = collections.Counter()
+        spent = stage_times(paths, features, Path(scratch), clock=time.thread_time, faults=faults)
+    return dict(spent), dict(faults)
 
 
 def _mel_settings(features: FeatureConfig) -> list[tuple]:
@@ -108,8 +151,43 @@ def end_to_end(catalog, work: Path, features: FeatureConfig, workers: int) -> tu
 
 
 def _children_cpu() -> float:
+    """CPU seconds of this process's children: those waited for, and those still running (a fork
+    server, with the workers it forked and waited for), which only /proc tells."""
     usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return usage.ru_utime + usage.ru_stime
+    return usage.ru_utime + usage.ru_stime + _running_children_cpu()
+
+
+def _running_children_cpu() -> float:
+    ticks = 0
+    for entry in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = entry.read_bytes().rsplit(b")", 1)[1].split()
+        except OSError:  # gone meanwhile
+            continue
+        if int(fields[1]) == os.getpid():
+            ticks += sum(int(f) for f in fields[11:15])  # utime, stime, and those of its waited-for children
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def print_contention(paths: list[str], features: FeatureConfig, workers: int) -> None:
+    """Each stage's CPU ms and minor page faults a clip, in one fresh process alone and in `workers`
+    processes at once (their mean)."""
+    (alone, alone_faults), *_ = concurrent_stage_cpu(paths, features, 1)
+    together = concurrent_stage_cpu(paths, features, workers)
+    print(f"| stage | CPU ms a clip, 1 process | {workers} at once | ratio | minor faults a clip, 1 | {workers} |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: |")
+    rows = [*alone, "all"]
+    for stage in rows:
+        one = sum(alone.values()) if stage == "all" else alone[stage]
+        many = np.mean([sum(s.values()) if stage == "all" else s.get(stage, 0.0) for s, _ in together])
+        f_one = sum(alone_faults.values()) if stage == "all" else alone_faults[stage]
+        f_many = np.mean([sum(f.values()) if stage == "all" else f.get(stage, 0) for _, f in together])
+        n = len(paths)
+        print(
+            f"| {stage} | {1000 * one / n:.1f} | {1000 * many / n:.1f} | {many / max(one, 1e-12):.2f} "
+            f"| {f_one / n:.0f} | {f_many / n:.0f} |"
+        )
+    print()
 
 
 def main() -> None:
@@ -118,6 +196,9 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=len(os.sched_getaffinity(0)))
     parser.add_argument("--kinds", default="raw,mel,handcrafted")
     parser.add_argument("--work", type=Path, default=Path(tempfile.gettempdir()) / "genre-bench")
+    parser.add_argument(
+        "--contention", action="store_true", help="also each stage's CPU time in 1 process and in --workers at once"
+    )
     args = parser.parse_args()
 
     _, catalog = synthetic_fma(args.work, args.clips_per_genre)
@@ -146,6 +227,8 @@ def main() -> None:
         f"per process: decode + resample only {len(paths) / decoding:.1f} clips/s; with the features "
         f"{per_process:.1f} clips/s ({per_process * decoding / len(paths):.2f} of decoding's rate; target 0.5)"
     )
+    if args.contention:
+        print_contention(paths, features, args.workers)
     one, _, cpu_one = end_to_end(catalog, args.work, features, 1)
     many, parent_busy, cpu_many = end_to_end(catalog, args.work, features, args.workers)
     print(
