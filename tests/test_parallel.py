@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from genre import parallel
 from genre.parallel import ordered_map
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -23,9 +24,33 @@ def test_results_come_in_task_order_inline_and_in_workers():
     assert list(ordered_map(pow, tasks, 2, 3, 1000)) == expected
 
 
-def _children(pid: int) -> list[int]:
-    """Pool workers (spawned processes) whose parent is ``pid``, read from /proc."""
-    found = []
+@pytest.mark.skipif(
+    "forkserver" not in __import__("multiprocessing").get_all_start_methods(), reason="no fork server here"
+)
+def test_workers_start_with_the_task_module_imported():
+    # A fresh interpreter, so its fork server is started by this pool and preloads this task's module.
+    code = "from genre.parallel import ordered_map; from tests.pool_tasks import importer; "
+    code += "print(*(importer == worker for worker, importer in ordered_map(importer, range(4), 2)))"
+    # `importer == worker`: the worker imported the module itself, as a spawned one does (about 1 s of CPU).
+    run = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.split() == ["False"] * 4
+
+
+def test_the_fork_server_preloads_what_the_main_script_imports(monkeypatch):
+    import types
+
+    script = types.ModuleType("__main__")
+    exec("import json\nfrom genre.data.audio import load_clip\nLIMIT = 3", script.__dict__)
+    script.tf = types.ModuleType("tensorflow")  # its threads would make the server's forks unsafe
+    monkeypatch.setitem(sys.modules, "__main__", script)
+    assert parallel.main_imports() == ["genre.data.audio", "json"]
+
+
+def _pool_processes(pid: int) -> tuple[list[int], list[int]]:
+    """The pool workers descending from ``pid`` (spawned by it, or forked by a fork server it
+    started), and those fork servers, read from /proc."""
+    parents = {}
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
@@ -34,9 +59,10 @@ def _children(pid: int) -> list[int]:
             cmdline = (entry / "cmdline").read_bytes()
         except (OSError, IndexError, ValueError):  # gone meanwhile
             continue
-        if ppid == pid and b"spawn_main" in cmdline:
-            found.append(int(entry.name))
-    return found
+        parents[int(entry.name)] = (ppid, b"forkserver" in cmdline, b"spawn_main" in cmdline)
+    servers = [p for p, (ppid, server, _) in parents.items() if ppid == pid and server]
+    workers = [p for p, (ppid, server, spawned) in parents.items() if (ppid == pid and spawned) or ppid in servers]
+    return workers, servers
 
 
 def _alive(pid: int) -> bool:
@@ -54,6 +80,7 @@ def test_workers_exit_when_the_parent_is_killed(tmp_path):
     command += ["--seconds", "10", "--sample-rate", "22050", "--channels", "1", "--workers", "2", "--quiet"]
     parent = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     workers: list[int] = []
+    servers: list[int] = []
     try:
         deadline = time.monotonic() + 60
         # Kill once both workers run tasks (a clip is written): past their start-up, where a dead
@@ -61,16 +88,17 @@ def test_workers_exit_when_the_parent_is_killed(tmp_path):
         while len(workers) < 2 or not any(out.glob("fma_small/*/*.mp3")):
             assert parent.poll() is None, "genre synth ended before it could be killed"
             assert time.monotonic() < deadline, f"no two working workers after 60 s; found {workers}"
-            workers = _children(parent.pid)
+            workers, servers = _pool_processes(parent.pid)
             time.sleep(0.05)
         parent.send_signal(signal.SIGKILL)
         parent.wait()
         deadline = time.monotonic() + 5
-        while any(_alive(w) for w in workers) and time.monotonic() < deadline:
+        while any(_alive(w) for w in workers + servers) and time.monotonic() < deadline:
             time.sleep(0.05)
         assert not [w for w in workers if _alive(w)], "workers outlived their killed parent by 5 s"
+        assert not [s for s in servers if _alive(s)], "the fork server outlived its killed parent by 5 s"
     finally:
         parent.kill()
-        for w in workers:  # only this test's own workers, by id
+        for w in workers + servers:  # only this test's own pool processes, by id
             if _alive(w):
                 os.kill(w, signal.SIGKILL)
