@@ -13,6 +13,8 @@ run:
    parent process was; and the CPU time a clip took in all processes together, whose ratio bounds the
    speed-up on otherwise idle cores (on a machine other jobs keep busy, wall-clock rates say less).
    A fork server's CPU time counts too (read from /proc while it runs, its workers included).
+   Before that, what starting the workers costs: a pool's time to the results of tasks that end at
+   once, and the CPU time in its processes, for a first pool and a second one.
 3. With --contention (before 2.): each stage's CPU time and minor page faults a clip in one fresh
    process alone, then in --workers fresh processes at once: what a stage costs more when another
    process shares the caches and memory bandwidth, apart from worker start-up and the pool.
@@ -44,8 +46,9 @@ from genre.data.audio import AudioConfig, Clip, load_clip
 from genre.data.features import FeatureConfig, get_kind
 from genre.data.features.kind import Spectrum
 from genre.data.manifest import sha256_file
-from genre.data.prepare import PrepareConfig, prepare
+from genre.data.prepare import PrepareConfig, prepare, process_clip
 from genre.data.records import encode_example
+from genre.parallel import ordered_map
 
 
 def stage_times(
@@ -150,6 +153,19 @@ def end_to_end(catalog, work: Path, features: FeatureConfig, workers: int) -> tu
     return len(catalog.tracks) / elapsed, busy / elapsed, cpu / len(catalog.tracks)
 
 
+def worker_startup(features: FeatureConfig, workers: int) -> list[tuple[float, float]]:
+    """Seconds to the last result and CPU seconds in child processes, of a pool of `workers` given
+    tasks that end at once (missing files): what starting the workers costs; for a first pool and a
+    second one in this process."""
+    tasks = [(i, "/nonexistent/clip.mp3") for i in range(2 * workers)]
+    costs = []
+    for _ in range(2):
+        started, cpu = time.perf_counter(), _children_cpu()
+        list(ordered_map(process_clip, tasks, workers, features))
+        costs.append((time.perf_counter() - started, _children_cpu() - cpu))
+    return costs
+
+
 def _children_cpu() -> float:
     """CPU seconds of this process's children: those waited for, and those still running (a fork
     server, with the workers it forked and waited for), which only /proc tells."""
@@ -229,6 +245,11 @@ def main() -> None:
     )
     if args.contention:
         print_contention(paths, features, args.workers)
+    (first, first_cpu), (again, again_cpu) = worker_startup(features, args.workers)
+    print(
+        f"worker start-up, {args.workers} workers: {first:.2f} s to the first pool's results, {first_cpu:.2f} s "
+        f"of CPU; a second pool {again:.2f} s, {again_cpu:.2f} s of CPU"
+    )
     one, _, cpu_one = end_to_end(catalog, args.work, features, 1)
     many, parent_busy, cpu_many = end_to_end(catalog, args.work, features, args.workers)
     print(
