@@ -1,9 +1,10 @@
 """Sound sources: wavetable and FM tones, one-shot drums, and the timbre recipes behind them.
 
-Owns the DSP that makes a single sound from numbers: ``tone`` (one note of a named timbre in
-``TIMBRES``), ``drum_kit`` (one-shot drum sounds), ``place`` (mixing a sound into a stem) and
-``upsample`` (control-rate signals to audio rate). It knows nothing of bars, styles or genres;
-``genre.synth.music`` places these sounds on the arrangement's events.
+Owns the DSP that makes a single sound from numbers: ``tone`` (the oscillator of one pitch of a
+named timbre in ``TIMBRES``), ``articulate`` (a note of it with its envelope), ``drum_kit``
+(one-shot drum sounds), ``place`` (mixing a sound into a stem) and ``upsample`` (control-rate
+signals to audio rate). It knows nothing of bars, styles or genres; ``genre.synth.music`` places
+these sounds on the arrangement's events.
 """
 
 from __future__ import annotations
@@ -87,23 +88,24 @@ def oscillator(table: np.ndarray, freq: float, n: int, sr: int, vibrato: float) 
     return table[phase_index(freq, n, sr, vibrato)]
 
 
-Shape = tuple[np.ndarray, np.ndarray, np.ndarray]  # time (s), amplitude envelope, bright-to-dull fade
+Shape = tuple[np.ndarray, np.ndarray, np.ndarray]  # time (s), attack-decay envelope, bright-to-dull fade
 
 
 def note_shape(tb: Timbre, n: int, sr: int) -> Shape:
-    """What a note of ``n`` samples shares with every other of its length and timbre, whatever its pitch."""
+    """What notes of this timbre share whatever their pitch, for the longest of them (``n`` samples):
+    a shorter note's shape is a prefix of it, its release ramp laid on by ``articulate``."""
     t = np.arange(n, dtype=np.float32) / sr
     env = np.minimum(t / tb.attack, 1.0)
     if tb.decay:
         env *= np.exp(-t / tb.decay)
-    fade = min(n, int(0.02 * sr))  # release ramp: no clicks at note ends
-    env[n - fade :] *= np.linspace(1, 0, fade, dtype=np.float32)
     return t, env, np.exp(-t / tb.tone_decay)
 
 
 def tone(name: str, midi: float, shape: Shape, sr: int, rng: np.random.Generator) -> np.ndarray:
+    """The oscillator of one pitch before its envelope, as long as ``shape``: every note of this
+    pitch is a prefix of it, so a part computes it once per pitch, not once per note length."""
     tb = TIMBRES[name]
-    t, env, fall = shape
+    t, _, fall = shape
     n = len(t)
     freq = 440.0 * 2.0 ** ((midi - 69) / 12)
     if tb.fm_ratio:
@@ -115,23 +117,34 @@ def tone(name: str, midi: float, shape: Shape, sr: int, rng: np.random.Generator
     else:
         k_max = max(1, min(24, int(0.45 * sr / freq)))  # band-limit: no harmonic above Nyquist
         phase = phase_index(freq, n, sr, tb.vibrato)  # bright and dull tones share one phase
-        wave = wavetable(tb.bright, k_max, tb.odd)[phase]
-        if tb.dull != tb.bright:
-            dull = wavetable(tb.dull, k_max, tb.odd)[phase]
-            wave -= dull
-            wave *= fall
-            wave += dull
+        if tb.dull != tb.bright:  # the bright tone fades into the dull one
+            wave = wavetable(tb.dull, k_max, tb.odd)[phase]
+            head = min(n, int(np.ceil(12 * tb.tone_decay * sr)))  # later the fade is below e**-12
+            bright = wavetable(tb.bright, k_max, tb.odd)[phase[:head]]
+            bright -= wave[:head]
+            bright *= fall[:head]
+            wave[:head] += bright
+        else:
+            wave = wavetable(tb.bright, k_max, tb.odd)[phase]
         if tb.detune:
             wave *= np.float32(0.6)
             wave += np.float32(0.4) * oscillator(wavetable(tb.bright, k_max, tb.odd), freq * (1 + tb.detune), n, sr, 0)
     if tb.breath:
         wave += np.float32(tb.breath) * rng.standard_normal(n, dtype=np.float32)
-    wave *= env
-    if tb.drive:
-        wave *= np.float32(tb.drive)
-        wave = np.tanh(wave, out=wave)
-        wave *= np.float32(1 / np.tanh(tb.drive))
     return wave
+
+
+def articulate(tb: Timbre, wave: np.ndarray, env: np.ndarray, n: int, sr: int) -> np.ndarray:
+    """One note of ``n`` samples from its pitch's ``tone`` and the part's envelope: attack and decay,
+    a release ramp (no clicks at note ends), then the timbre's saturation."""
+    note = wave[:n] * env[:n]
+    fade = min(n, int(0.02 * sr))
+    note[n - fade :] *= np.linspace(1, 0, fade, dtype=np.float32)
+    if tb.drive:
+        note *= np.float32(tb.drive)
+        note = np.tanh(note, out=note)
+        note *= np.float32(1 / np.tanh(tb.drive))
+    return note
 
 
 def place(out: np.ndarray, start: int, wave: np.ndarray, gain: float) -> None:
@@ -182,13 +195,18 @@ def upsample(x: np.ndarray, factor: int, n: int) -> np.ndarray:
     """Linear interpolation by an integer factor (for control-rate and low-rate signals)."""
     if x.size == 0:  # clips shorter than one low-rate sample
         return np.zeros(n, dtype=np.float32)
-    if factor > 1:
-        step = np.diff(x, append=x[-1:])
-        y = np.empty((len(x), factor), dtype=np.float32)
-        for j in range(factor):  # one pass per phase: no (len, factor) temporaries
-            np.multiply(step, np.float32(j / factor), out=y[:, j])
-            y[:, j] += x
-        x = y.ravel()
+    if factor > 1:  # sample j of each step is x + (next - x) * j / factor
+        frac = np.arange(factor, dtype=np.float32) / np.float32(factor)
+        if factor <= 64:  # one matrix product of (x, step) pairs writes the output in one pass
+            pairs = np.empty((2, len(x)), dtype=np.float32)
+            pairs[0] = x
+            np.subtract(x[1:], x[:-1], out=pairs[1, :-1])
+            pairs[1, -1] = 0
+            x = (pairs.T @ np.stack([np.ones_like(frac), frac])).ravel()
+        else:  # long steps: broadcasting is as fast
+            y = np.multiply.outer(np.diff(x, append=x[-1:]), frac)
+            y += x[:, None]
+            x = y.ravel()
     if len(x) >= n:  # the usual case: a view, no copy
         return x[:n]
     return np.pad(x, (0, n - len(x)), mode="edge")
