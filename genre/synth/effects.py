@@ -78,8 +78,8 @@ def master(out: np.ndarray, tr: Track, style: ArtistStyle, rng: np.random.Genera
     """Tone, saturation, lo-fi, noise floor, loudness and a soft limiter on (channels, n) audio;
     hands on (n, channels) frames, as encoders and files take them."""
     cutoff = min(style.cutoff_hz * np.exp(rng.normal(0, 0.15)), 0.45 * tr.sr)
-    sos = signal.butter(2, cutoff, fs=tr.sr, output="sos").astype(np.float32)
-    out = signal.sosfilt(sos, out, axis=1)
+    b, a = signal.butter(2, cutoff, fs=tr.sr)  # one biquad: lfilter runs it faster than sosfilt
+    out = signal.lfilter(b.astype(np.float32), a.astype(np.float32), out, axis=1)
     drive = style.drive + 0.05
     out *= np.float32(drive / (4 * rms(out)))  # drive into the saturator at a fixed level
     out = np.tanh(out, out=out)

@@ -15,7 +15,8 @@ from types import MappingProxyType
 
 import numpy as np
 
-_TABLE = 2048  # wavetable size (power of two: the top bits of a wrapping 32-bit phase index it)
+_TABLE = 2048  # wavetable size
+_LOOP_S = 0.25  # seconds of a steady oscillator's loop
 
 
 @dataclass(frozen=True)
@@ -72,20 +73,37 @@ def wavetable(slope: float, k_max: int, odd: bool) -> np.ndarray:
     return table
 
 
+@lru_cache(maxsize=512)
+def loop_index(freq: float, sr: int) -> np.ndarray:
+    """Table indices of one loop of a steady oscillator: a whole number of cycles in about
+    ``_LOOP_S`` seconds, so repeating it is seamless (its pitch is within 0.1 cent of ``freq``).
+    Cached, as a clip plays few pitches; read-only: callers share it."""
+    cycles = max(1, round(freq * _LOOP_S))
+    period = max(1, round(cycles * sr / freq))
+    index = (np.arange(period) * (cycles * _TABLE / period)).astype(np.intp) % _TABLE
+    index.flags.writeable = False
+    return index
+
+
 def phase_index(freq: float, n: int, sr: int, vibrato: float) -> np.ndarray:
-    """Table indices of an oscillator; a 32-bit fixed-point phase wraps by itself, so the top
-    11 bits are the index with no mask (and uint32 is twice as fast as uint64)."""
-    if vibrato:
-        t = np.arange(n) / sr
-        phase = np.cumsum(freq * (1 + vibrato * np.sin(2 * np.pi * 5.0 * t))) / sr
-        return (phase * _TABLE).astype(np.int64) & (_TABLE - 1)
-    inc = np.uint32(round(freq / sr * 2**32) % 2**32)
-    return (np.arange(n, dtype=np.uint32) * inc) >> np.uint32(32 - int(np.log2(_TABLE)))
+    """Table indices of an oscillator of ``n`` samples."""
+    if not vibrato:
+        return np.resize(loop_index(freq, sr), n)
+    # The phase of freq * (1 + vibrato * sin(2 pi 5 t)) in closed form; its wobble repeats every 0.2 s.
+    period = min(n, sr // 5 if sr % 5 == 0 else n)
+    wobble = np.resize(1 - np.cos(2 * np.pi * 5.0 / sr * np.arange(period)), n)
+    phase = np.arange(n, dtype=np.float64)
+    phase *= freq * _TABLE / sr
+    phase += freq * _TABLE * vibrato / (2 * np.pi * 5.0) * wobble
+    return phase.astype(np.intp) & (_TABLE - 1)
 
 
 def oscillator(table: np.ndarray, freq: float, n: int, sr: int, vibrato: float) -> np.ndarray:
-    """Wavetable oscillator."""
-    return table[phase_index(freq, n, sr, vibrato)]
+    """Wavetable oscillator; a steady one reads the table for one loop and repeats it."""
+    if vibrato:
+        return np.take(table, phase_index(freq, n, sr, vibrato))
+    loop = loop_index(freq, sr)[:n]
+    return np.resize(np.take(table, loop), n)
 
 
 Shape = tuple[np.ndarray, np.ndarray, np.ndarray]  # time (s), attack-decay envelope, bright-to-dull fade
@@ -116,19 +134,17 @@ def tone(name: str, midi: float, shape: Shape, sr: int, rng: np.random.Generator
         wave = np.sin(wave, out=wave)
     else:
         k_max = max(1, min(24, int(0.45 * sr / freq)))  # band-limit: no harmonic above Nyquist
-        phase = phase_index(freq, n, sr, tb.vibrato)  # bright and dull tones share one phase
-        if tb.dull != tb.bright:  # the bright tone fades into the dull one
-            wave = wavetable(tb.dull, k_max, tb.odd)[phase]
+        bright, dull = wavetable(tb.bright, k_max, tb.odd), wavetable(tb.dull, k_max, tb.odd)
+        wave = oscillator(dull, freq, n, sr, tb.vibrato)
+        if tb.dull != tb.bright:  # the bright tone fades into the dull one, on the same phase
             head = min(n, int(np.ceil(12 * tb.tone_decay * sr)))  # later the fade is below e**-12
-            bright = wavetable(tb.bright, k_max, tb.odd)[phase[:head]]
-            bright -= wave[:head]
-            bright *= fall[:head]
-            wave[:head] += bright
-        else:
-            wave = wavetable(tb.bright, k_max, tb.odd)[phase]
+            attack = oscillator(bright, freq, head, sr, tb.vibrato)
+            attack -= wave[:head]
+            attack *= fall[:head]
+            wave[:head] += attack
         if tb.detune:
             wave *= np.float32(0.6)
-            wave += np.float32(0.4) * oscillator(wavetable(tb.bright, k_max, tb.odd), freq * (1 + tb.detune), n, sr, 0)
+            wave += np.float32(0.4) * oscillator(bright, freq * (1 + tb.detune), n, sr, 0)
     if tb.breath:
         wave += np.float32(tb.breath) * rng.standard_normal(n, dtype=np.float32)
     return wave
