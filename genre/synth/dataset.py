@@ -240,8 +240,9 @@ def encode_mp3(audio: np.ndarray, sample_rate: int, config: Mp3Config = Mp3Confi
     encoder.set_in_sample_rate(sample_rate)
     encoder.set_channels(audio.shape[1])
     encoder.set_quality(config.quality)
-    pcm = np.round(np.clip(audio, -1.0, 1.0) * 32767).astype("<i2")  # interleaved 16-bit frames
-    return bytes(encoder.encode(pcm.tobytes()) + encoder.flush())
+    pcm = np.multiply(audio, np.float32(32767), dtype=np.float32)  # one new array, rounded in place
+    np.rint(np.clip(pcm, -32767, 32767, out=pcm), out=pcm)
+    return bytes(encoder.encode(pcm.astype("<i2").tobytes()) + encoder.flush())  # interleaved 16-bit frames
 
 
 def render_to_file(task: tuple[int, str, int], out: Path, config: SynthConfig) -> int:

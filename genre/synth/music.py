@@ -30,7 +30,7 @@ from genre.synth.profiles import GENRES, PROFILES
 from genre.synth.sources import (
     SUSTAINED,
     TIMBRES,
-    Shape,
+    articulate,
     drum_kit,
     note_shape,
     oscillator,
@@ -42,26 +42,29 @@ from genre.synth.sources import (
 from genre.synth.style import ArtistStyle
 
 
-def _render_notes(tr: Track, timbre: str, events: list[Event], rng: np.random.Generator) -> np.ndarray:
-    """Mix (time_s, duration_s, midi, velocity) events of one timbre into a mono stem."""
-    out = np.zeros(tr.n, dtype=np.float32)
-    cache: dict[tuple[float, int], np.ndarray] = {}
-    shapes: dict[int, Shape] = {}  # a part's notes come in few lengths
+def _render_notes(tr: Track, timbre: str, events: list[Event], rng: np.random.Generator, out: np.ndarray) -> None:
+    """Mix (time_s, duration_s, midi, velocity) events of one timbre into the mono stem ``out``."""
+    if not events:
+        return out
     tb = TIMBRES[timbre]
     tail = 0.08 if timbre in SUSTAINED else 0.5 * tb.decay
-    for time, dur, midi, vel in events:
-        n = int(tr.sr * min(max(dur, 0.05) + tail, 4.0))
+    lengths = [int(tr.sr * min(max(dur, 0.05) + tail, 4.0)) for _, dur, _, _ in events]
+    # A part plays few pitches in many lengths: one oscillator per pitch, as long as its longest note.
+    longest: dict[float, tuple[float, int]] = {}
+    for (_, _, midi, _), n in zip(events, lengths, strict=True):
+        first, most = longest.get(round(midi, 2), (midi, 0))
+        longest[round(midi, 2)] = (first, max(most, n))
+    t, env, fall = note_shape(tb, max(lengths), tr.sr)
+    waves = {key: tone(timbre, midi, (t[:n], env[:n], fall[:n]), tr.sr, rng) for key, (midi, n) in longest.items()}
+    notes: dict[tuple[float, int], np.ndarray] = {}
+    for (time, _, midi, vel), n in zip(events, lengths, strict=True):
         key = (round(midi, 2), n)
-        if key not in cache:
-            if n not in shapes:
-                shapes[n] = note_shape(tb, n, tr.sr)
-            cache[key] = tone(timbre, midi, shapes[n], tr.sr, rng)
-        place(out, int(time * tr.sr), cache[key], vel)
-    return out
+        if key not in notes:
+            notes[key] = articulate(tb, waves[key[0]], env, n, tr.sr)
+        place(out, int(time * tr.sr), notes[key], vel)
 
 
-def _render_drums(tr: Track, style: ArtistStyle, rng: np.random.Generator) -> np.ndarray:
-    out = np.zeros(tr.n, dtype=np.float32)
+def _render_drums(tr: Track, style: ArtistStyle, rng: np.random.Generator, out: np.ndarray) -> None:
     kit = drum_kit(style.kit, style.kick_tune, tr.sr, rng)
     steps = np.arange(tr.n_steps)
     bars = steps // STEPS_PER_BAR
@@ -78,7 +81,6 @@ def _render_drums(tr: Track, style: ArtistStyle, rng: np.random.Generator) -> np
     for bar in np.flatnonzero(tr.active[:, 0] & (rng.random(len(tr.active)) < 0.15)):
         for i in range(bar * STEPS_PER_BAR + 12, bar * STEPS_PER_BAR + 16):
             place(out, int(times[i] * tr.sr), kit["snare"], 0.4 + 0.15 * (i % 4))
-    return out
 
 
 def _texture(tr: Track, style: ArtistStyle, rng: np.random.Generator) -> np.ndarray:
@@ -110,30 +112,40 @@ def _texture(tr: Track, style: ArtistStyle, rng: np.random.Generator) -> np.ndar
     return np.zeros(n, dtype=np.float32)
 
 
-Stem = tuple[np.ndarray, float, float, float]  # mono signal, gain, pan in -1..1, reverb send
+Stem = tuple[float, float, float]  # gain, pan in -1..1, reverb send of one row of the stems
 
 
-def _stems(tr: Track, style: ArtistStyle, rng: np.random.Generator) -> list[Stem]:
-    """Render the parts present in this track as mono stems."""
+def _stems(tr: Track, style: ArtistStyle, rng: np.random.Generator) -> tuple[np.ndarray, list[Stem]]:
+    """Render the parts present in this track as mono stems, one row each of a (stems, n) array."""
     gain = (10 ** ((np.array(style.mix_db) + rng.normal(0, 1.0, 5)) / 20)).tolist()  # per-track balance
     pump = pump_gain(tr, style.pump) if style.pump else None
-    stems = []
+    rows = np.zeros((5, tr.n), dtype=np.float32)  # pages of rows left unused are never touched
+    stems: list[Stem] = []
     if tr.drums:
-        stems.append((_render_drums(tr, style, rng), gain[0], 0.0, 0.3))
+        _render_drums(tr, style, rng, rows[len(stems)])
+        stems.append((gain[0], 0.0, 0.3))
     if tr.bass != "none":
-        bass = _render_notes(tr, tr.bass, bass_events(tr, style, rng), rng)
-        stems.append((bass * pump if pump is not None else bass, gain[1], 0.0, 0.1))
+        bass = rows[len(stems)]
+        _render_notes(tr, tr.bass, bass_events(tr, style, rng), rng, bass)
+        if pump is not None:
+            bass *= pump
+        stems.append((gain[1], 0.0, 0.1))
     if tr.chords != "none":
-        chords = _render_notes(tr, tr.chords, chord_events(tr, rng, style.atonal), rng)
-        stems.append((chords * pump if pump is not None else chords, gain[2], -style.width, 0.8))
+        chords = rows[len(stems)]
+        _render_notes(tr, tr.chords, chord_events(tr, rng, style.atonal), rng, chords)
+        if pump is not None:
+            chords *= pump
+        stems.append((gain[2], -style.width, 0.8))
     if tr.lead != "none":
-        lead = _render_notes(tr, tr.lead, lead_events(tr, style, rng), rng)
+        lead = rows[len(stems)]
+        _render_notes(tr, tr.lead, lead_events(tr, style, rng), rng, lead)
         if style.delay:
-            lead = feedback_delay(lead, int(tr.step_s * tr.sr * int(rng.choice([2, 3, 4]))), style.delay)
-        stems.append((lead, gain[3], style.width * 0.5, 1.0))
+            lead[:] = feedback_delay(lead, int(tr.step_s * tr.sr * int(rng.choice([2, 3, 4]))), style.delay)
+        stems.append((gain[3], style.width * 0.5, 1.0))
     if style.texture != "none":
-        stems.append((_texture(tr, style, rng), gain[4], float(rng.uniform(-1, 1)) * style.width, 0.6))
-    return stems
+        rows[len(stems)] = _texture(tr, style, rng)
+        stems.append((gain[4], float(rng.uniform(-1, 1)) * style.width, 0.6))
+    return rows[: len(stems)], stems
 
 
 def render_track(
@@ -151,17 +163,16 @@ def render_track(
             f"need at least one sample, sample_rate >= 8000, channels 1 or 2; got {seconds}, {sample_rate}, {channels}"
         )
     tr = plan_track(style, rng, seconds, sample_rate)
-    stems = _stems(tr, style, rng)
-    out = np.zeros((channels, tr.n), dtype=np.float32)  # channel-major: contiguous rows are faster
-    for stem, gain, pan, _ in stems:
-        angle = (pan + 1) * np.pi / 4  # constant-power pan law, unity gain in the centre
-        pan_gains = [1.0] if channels == 1 else [np.sqrt(2) * np.cos(angle), np.sqrt(2) * np.sin(angle)]
-        for c, g in enumerate(pan_gains):
-            out[c] += np.float32(gain * g) * stem
+    rows, stems = _stems(tr, style, rng)
+    # One matrix product mixes every stem into each channel (constant-power pan law, unity gain in
+    # the centre) and into the reverb's mono send: one pass over the stems, no temporaries.
+    angles = [(pan + 1) * np.pi / 4 for _, pan, _ in stems]
+    pans = [[1.0] * len(stems)] if channels == 1 else [np.sqrt(2) * np.cos(angles), np.sqrt(2) * np.sin(angles)]
+    gains = np.array([gain for gain, _, _ in stems]) * np.array([*pans, [send for _, _, send in stems]])
+    mix = gains.astype(np.float32) @ rows
+    out, send = mix[:channels], mix[channels]  # channel-major: contiguous rows are faster
     if style.reverb > 0.01:  # mono send, decorrelated return per channel
-        send = np.zeros(tr.n, dtype=np.float32)
-        for stem, gain, _, amount in stems:
-            send += np.float32(gain * amount) * stem
-        for c, wet in enumerate(reverb_returns(send, tr.sr, 0.6 + 2.5 * style.reverb, channels, rng)):
-            out[c] += np.float32(style.reverb * 1.5) * wet
-    return np.ascontiguousarray(master(out, tr, style, rng).T)
+        level = style.reverb * 1.5
+        for c, wet in enumerate(reverb_returns(send, tr.sr, 0.6 + 2.5 * style.reverb, channels, level, rng)):
+            out[c] += wet
+    return master(out, tr, style, rng)

@@ -1,9 +1,10 @@
 """Sound sources: wavetable and FM tones, one-shot drums, and the timbre recipes behind them.
 
-Owns the DSP that makes a single sound from numbers: ``tone`` (one note of a named timbre in
-``TIMBRES``), ``drum_kit`` (one-shot drum sounds), ``place`` (mixing a sound into a stem) and
-``upsample`` (control-rate signals to audio rate). It knows nothing of bars, styles or genres;
-``genre.synth.music`` places these sounds on the arrangement's events.
+Owns the DSP that makes a single sound from numbers: ``tone`` (the oscillator of one pitch of a
+named timbre in ``TIMBRES``), ``articulate`` (a note of it with its envelope), ``drum_kit``
+(one-shot drum sounds), ``place`` (mixing a sound into a stem) and ``upsample`` (control-rate
+signals to audio rate). It knows nothing of bars, styles or genres; ``genre.synth.music`` places
+these sounds on the arrangement's events.
 """
 
 from __future__ import annotations
@@ -14,7 +15,8 @@ from types import MappingProxyType
 
 import numpy as np
 
-_TABLE = 2048  # wavetable size (power of two: the top bits of a wrapping 32-bit phase index it)
+_TABLE = 2048  # wavetable size
+_LOOP_S = 0.25  # seconds of a steady oscillator's loop
 
 
 @dataclass(frozen=True)
@@ -71,39 +73,57 @@ def wavetable(slope: float, k_max: int, odd: bool) -> np.ndarray:
     return table
 
 
+@lru_cache(maxsize=512)
+def loop_index(freq: float, sr: int) -> np.ndarray:
+    """Table indices of one loop of a steady oscillator: a whole number of cycles in about
+    ``_LOOP_S`` seconds, so repeating it is seamless (its pitch is within 0.1 cent of ``freq``).
+    Cached, as a clip plays few pitches; read-only: callers share it."""
+    cycles = max(1, round(freq * _LOOP_S))
+    period = max(1, round(cycles * sr / freq))
+    index = (np.arange(period) * (cycles * _TABLE / period)).astype(np.intp) % _TABLE
+    index.flags.writeable = False
+    return index
+
+
 def phase_index(freq: float, n: int, sr: int, vibrato: float) -> np.ndarray:
-    """Table indices of an oscillator; a 32-bit fixed-point phase wraps by itself, so the top
-    11 bits are the index with no mask (and uint32 is twice as fast as uint64)."""
-    if vibrato:
-        t = np.arange(n) / sr
-        phase = np.cumsum(freq * (1 + vibrato * np.sin(2 * np.pi * 5.0 * t))) / sr
-        return (phase * _TABLE).astype(np.int64) & (_TABLE - 1)
-    inc = np.uint32(round(freq / sr * 2**32) % 2**32)
-    return (np.arange(n, dtype=np.uint32) * inc) >> np.uint32(32 - int(np.log2(_TABLE)))
+    """Table indices of an oscillator of ``n`` samples."""
+    if not vibrato:
+        return np.resize(loop_index(freq, sr), n)
+    # The phase of freq * (1 + vibrato * sin(2 pi 5 t)) in closed form; its wobble repeats every 0.2 s.
+    period = min(n, sr // 5 if sr % 5 == 0 else n)
+    wobble = np.resize(1 - np.cos(2 * np.pi * 5.0 / sr * np.arange(period)), n)
+    phase = np.arange(n, dtype=np.float64)
+    phase *= freq * _TABLE / sr
+    phase += freq * _TABLE * vibrato / (2 * np.pi * 5.0) * wobble
+    return phase.astype(np.intp) & (_TABLE - 1)
 
 
 def oscillator(table: np.ndarray, freq: float, n: int, sr: int, vibrato: float) -> np.ndarray:
-    """Wavetable oscillator."""
-    return table[phase_index(freq, n, sr, vibrato)]
+    """Wavetable oscillator; a steady one reads the table for one loop and repeats it."""
+    if vibrato:
+        return np.take(table, phase_index(freq, n, sr, vibrato))
+    loop = loop_index(freq, sr)[:n]
+    return np.resize(np.take(table, loop), n)
 
 
-Shape = tuple[np.ndarray, np.ndarray, np.ndarray]  # time (s), amplitude envelope, bright-to-dull fade
+Shape = tuple[np.ndarray, np.ndarray, np.ndarray]  # time (s), attack-decay envelope, bright-to-dull fade
 
 
 def note_shape(tb: Timbre, n: int, sr: int) -> Shape:
-    """What a note of ``n`` samples shares with every other of its length and timbre, whatever its pitch."""
+    """What notes of this timbre share whatever their pitch, for the longest of them (``n`` samples):
+    a shorter note's shape is a prefix of it, its release ramp laid on by ``articulate``."""
     t = np.arange(n, dtype=np.float32) / sr
     env = np.minimum(t / tb.attack, 1.0)
     if tb.decay:
         env *= np.exp(-t / tb.decay)
-    fade = min(n, int(0.02 * sr))  # release ramp: no clicks at note ends
-    env[n - fade :] *= np.linspace(1, 0, fade, dtype=np.float32)
     return t, env, np.exp(-t / tb.tone_decay)
 
 
 def tone(name: str, midi: float, shape: Shape, sr: int, rng: np.random.Generator) -> np.ndarray:
+    """The oscillator of one pitch before its envelope, as long as ``shape``: every note of this
+    pitch is a prefix of it, so a part computes it once per pitch, not once per note length."""
     tb = TIMBRES[name]
-    t, env, fall = shape
+    t, _, fall = shape
     n = len(t)
     freq = 440.0 * 2.0 ** ((midi - 69) / 12)
     if tb.fm_ratio:
@@ -114,24 +134,33 @@ def tone(name: str, midi: float, shape: Shape, sr: int, rng: np.random.Generator
         wave = np.sin(wave, out=wave)
     else:
         k_max = max(1, min(24, int(0.45 * sr / freq)))  # band-limit: no harmonic above Nyquist
-        phase = phase_index(freq, n, sr, tb.vibrato)  # bright and dull tones share one phase
-        wave = wavetable(tb.bright, k_max, tb.odd)[phase]
-        if tb.dull != tb.bright:
-            dull = wavetable(tb.dull, k_max, tb.odd)[phase]
-            wave -= dull
-            wave *= fall
-            wave += dull
+        bright, dull = wavetable(tb.bright, k_max, tb.odd), wavetable(tb.dull, k_max, tb.odd)
+        wave = oscillator(dull, freq, n, sr, tb.vibrato)
+        if tb.dull != tb.bright:  # the bright tone fades into the dull one, on the same phase
+            head = min(n, int(np.ceil(12 * tb.tone_decay * sr)))  # later the fade is below e**-12
+            attack = oscillator(bright, freq, head, sr, tb.vibrato)
+            attack -= wave[:head]
+            attack *= fall[:head]
+            wave[:head] += attack
         if tb.detune:
             wave *= np.float32(0.6)
-            wave += np.float32(0.4) * oscillator(wavetable(tb.bright, k_max, tb.odd), freq * (1 + tb.detune), n, sr, 0)
+            wave += np.float32(0.4) * oscillator(bright, freq * (1 + tb.detune), n, sr, 0)
     if tb.breath:
         wave += np.float32(tb.breath) * rng.standard_normal(n, dtype=np.float32)
-    wave *= env
-    if tb.drive:
-        wave *= np.float32(tb.drive)
-        wave = np.tanh(wave, out=wave)
-        wave *= np.float32(1 / np.tanh(tb.drive))
     return wave
+
+
+def articulate(tb: Timbre, wave: np.ndarray, env: np.ndarray, n: int, sr: int) -> np.ndarray:
+    """One note of ``n`` samples from its pitch's ``tone`` and the part's envelope: attack and decay,
+    a release ramp (no clicks at note ends), then the timbre's saturation."""
+    note = wave[:n] * env[:n]
+    fade = min(n, int(0.02 * sr))
+    note[n - fade :] *= np.linspace(1, 0, fade, dtype=np.float32)
+    if tb.drive:
+        note *= np.float32(tb.drive)
+        note = np.tanh(note, out=note)
+        note *= np.float32(1 / np.tanh(tb.drive))
+    return note
 
 
 def place(out: np.ndarray, start: int, wave: np.ndarray, gain: float) -> None:
@@ -182,13 +211,18 @@ def upsample(x: np.ndarray, factor: int, n: int) -> np.ndarray:
     """Linear interpolation by an integer factor (for control-rate and low-rate signals)."""
     if x.size == 0:  # clips shorter than one low-rate sample
         return np.zeros(n, dtype=np.float32)
-    if factor > 1:
-        step = np.diff(x, append=x[-1:])
-        y = np.empty((len(x), factor), dtype=np.float32)
-        for j in range(factor):  # one pass per phase: no (len, factor) temporaries
-            np.multiply(step, np.float32(j / factor), out=y[:, j])
-            y[:, j] += x
-        x = y.ravel()
+    if factor > 1:  # sample j of each step is x + (next - x) * j / factor
+        frac = np.arange(factor, dtype=np.float32) / np.float32(factor)
+        if factor <= 64:  # one matrix product of (x, step) pairs writes the output in one pass
+            pairs = np.empty((2, len(x)), dtype=np.float32)
+            pairs[0] = x
+            np.subtract(x[1:], x[:-1], out=pairs[1, :-1])
+            pairs[1, -1] = 0
+            x = (pairs.T @ np.stack([np.ones_like(frac), frac])).ravel()
+        else:  # long steps: broadcasting is as fast
+            y = np.multiply.outer(np.diff(x, append=x[-1:]), frac)
+            y += x[:, None]
+            x = y.ravel()
     if len(x) >= n:  # the usual case: a view, no copy
         return x[:n]
     return np.pad(x, (0, n - len(x)), mode="edge")
