@@ -45,7 +45,7 @@ from genre.synth.style import ArtistStyle
 def _render_notes(tr: Track, timbre: str, events: list[Event], rng: np.random.Generator, out: np.ndarray) -> None:
     """Mix (time_s, duration_s, midi, velocity) events of one timbre into the mono stem ``out``."""
     if not events:
-        return out
+        return
     tb = TIMBRES[timbre]
     tail = 0.08 if timbre in SUSTAINED else 0.5 * tb.decay
     lengths = [int(tr.sr * min(max(dur, 0.05) + tail, 4.0)) for _, dur, _, _ in events]
