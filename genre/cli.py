@@ -97,7 +97,8 @@ def use_compilation_cache(directory: Path) -> None:
     """On JAX, keeps what XLA compiles in `directory` for every later process: a net's steps that the
     demo's budget compiled to time them are not compiled again when it trains, nor in the next run
     or tuning trial (on CPU, MobileNetV2's first step went from 27 s to 6 s). Left to JAX when
-    JAX_COMPILATION_CACHE_DIR is set (an empty value turns the cache off)."""
+    JAX_COMPILATION_CACHE_DIR is set (an empty value turns the cache off); JAX's
+    JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS, when set, decides which compilations are worth keeping."""
     import keras
 
     if "JAX_COMPILATION_CACHE_DIR" in os.environ or keras.config.backend() != "jax":
@@ -105,8 +106,9 @@ def use_compilation_cache(directory: Path) -> None:
     import jax
 
     jax.config.update("jax_compilation_cache_dir", str(directory))
-    # Keras builds a model through many small compiled operations, each under JAX's default of 1 s.
-    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.5)
+    if "JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS" not in os.environ:
+        # Keras builds a model through many small compiled operations, each under JAX's default of 1 s.
+        jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.5)
 
 
 def build_parser() -> argparse.ArgumentParser:
