@@ -136,8 +136,9 @@ def small_mel(tmp_path_factory):
 
 def fit_and_score(data, model: str, **settings) -> dict:
     """Trains `model` on `data`; returns the run's metrics and, for its last checkpoint in inference
-    mode, its accuracy and the number of genres it predicts on the training clips, and the training
-    accuracy of the last epoch (in training mode: batch statistics)."""
+    mode, its accuracy and the number of genres it predicts on the training clips, the training
+    accuracy of the last epoch (in training mode: batch statistics), and how far the checkpoint's
+    moving statistics are from those recomputed from the trainer's batches on its weights."""
     from genre.models import load_model
     from genre.train.config import apply_overrides
     from genre.train.data_module import DataModule
@@ -154,11 +155,19 @@ def fit_and_score(data, model: str, **settings) -> dict:
     predicted = probabilities.argmax(1)
     with (run / "logs" / "metrics.csv").open() as rows:
         fitted = float(list(csv.DictReader(rows))[-1]["accuracy"])
+    saved = _stats(last)
+    # The trainer's batches: it drops a last partial batch whenever there is a full one.
+    exact = module.steps_per_epoch(exact_batches=True) >= 1
+    update_batch_norm(last, module.train_sample(32, exact))  # the default bn_update_batches
     return {
         **metrics,
         "train_accuracy": float(np.mean(predicted == labels)),
         "train_genres": len(set(predicted)),
         "fitted_accuracy": fitted,
+        # Per layer, the mean absolute difference relative to the mean magnitude; the median layer.
+        "statistics_gap": float(
+            np.median([np.abs(a - b).mean() / np.abs(b).mean() for a, b in zip(saved, _stats(last), strict=True)])
+        ),
     }
 
 
@@ -172,9 +181,16 @@ def test_mobilenet_from_scratch_leaves_the_one_class_state(small_mel):
     assert m["train_accuracy"] > 1 / 8, m
 
 
-def test_melcnn_scores_its_training_clips_as_it_fit_them(small_mel):
-    # Without the recomputation, inference on the training clips trails the training-mode accuracy
-    # (TensorFlow: 19% against 28% of 80 clips after 8 epochs; with it 31% against 21%).
+def test_melcnn_checkpoint_holds_statistics_recomputed_for_its_weights(small_mel):
+    # The recomputation depends on the weights, not on the statistics it replaces (the forward pass
+    # normalises with batch moments), so recomputing again on the saved checkpoint gives back about
+    # what it holds: random crops and dropout in that training-mode pass leave a median layer 1%
+    # off (TensorFlow and JAX). With `bn_update_batches=0` the checkpoint holds Keras's lagging
+    # moving averages instead, and the median layer is 18% off.
     m = fit_and_score(small_mel, "melcnn", channels="8,16,16,32", crop_frames=32, dense_units=16, max_epochs=8)
-    assert m["train_accuracy"] >= m["fitted_accuracy"] - 0.03, m
+    assert m["statistics_gap"] < 0.05, m
+    # And inference scores the training clips about as training fit them: a gross lag shows as one
+    # genre for every clip. (80 clips: a few points either way are noise between the two, which
+    # differ in dropout and crops too; without the recomputation it was 19% against 28%.)
     assert m["train_genres"] >= 3, m
+    assert m["train_accuracy"] >= m["fitted_accuracy"] - 0.10, m
