@@ -206,20 +206,26 @@ class BatchNormRecompute:
     mode, as the weights were learned, so each layer sees the batch-normalised output of the layers
     below it and never the moving statistics being replaced. With momentum 0 a forward pass leaves
     one batch's moments in the moving variables; they are averaged here (float64) and assigned.
-    Batch norms in inference mode (frozen, or in a base called with training=False) keep their
-    values: the average of identical values. The forward pass is compiled once per instance (eager
-    MobileNetV2 is 2-3x slower than a training step); on JAX it is stateless, so it leaves the seed
-    generators alone.
+    Batch norms in inference mode keep their values: frozen ones (Keras updates a batch norm only
+    when it is trainable) are left out, and with none left no forward pass runs at all (a frozen
+    pretrained base under a dense head: musicnn's pass costs as much as a training epoch's forward
+    passes); those in a base called with training=False get the average of identical values. The
+    forward pass is compiled once per set of trainable batch norms (eager MobileNetV2 is 2-3x slower
+    than a training step); on JAX it is stateless, so it leaves the seed generators alone.
     """
 
     def __init__(self, model) -> None:
         self.model = model
-        self.norms = batch_norms(model)
+        self.norms: tuple = ()
         self._forward = None
 
     def __call__(self, batches: Iterable) -> int:
-        if not self.norms:
+        # Read at each call: a second training phase may unfreeze layers.
+        norms = tuple(n for n in batch_norms(self.model) if n.trainable)
+        if not norms:
             return 0
+        if norms != self.norms:
+            self.norms, self._forward = norms, None
         stats = [(n.moving_mean, n.moving_variance) for n in self.norms]
         originals = [tuple(keras.ops.convert_to_numpy(v) for v in pair) for pair in stats]
         sums = [(np.zeros(m.shape), np.zeros(v.shape)) for m, v in originals]
