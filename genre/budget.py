@@ -48,6 +48,9 @@ class StepTimes:
     train_step: float  # a training step once compiled (median of the next ones)
     first_eval: float  # the first inference step, compilation included
     eval_step: float  # an inference step once compiled
+    # Whether some batch norm trains, so the trainer's batch-norm update runs its forward passes
+    # (a frozen pretrained base under a dense head has none: musicnn's pays nothing for it).
+    batch_norm_update: bool = True
 
 
 @dataclass(frozen=True)
@@ -265,6 +268,7 @@ def time_first_steps(config, steps: int = 4) -> StepTimes:
     import keras
 
     from genre.models import get_model
+    from genre.train.callbacks import batch_norms
     from genre.train.data_module import DataModule
     from genre.train.task import ClassificationTask
     from genre.train.trainer import seed_everything
@@ -294,7 +298,8 @@ def time_first_steps(config, steps: int = 4) -> StepTimes:
     started = time.perf_counter()
     model.predict(data.validation(limit_batches=steps), callbacks=[record], verbose=0)
     first_eval, eval_step = _first_and_steady(started, ends)
-    return StepTimes(build, first_train, train_step, first_eval, eval_step)
+    trains_batch_norm = any(n.trainable for n in batch_norms(model))
+    return StepTimes(build, first_train, train_step, first_eval, eval_step, trains_batch_norm)
 
 
 def _first_and_steady(started: float, ends: list[float]) -> tuple[float, float]:
@@ -307,7 +312,8 @@ def _first_and_steady(started: float, ends: list[float]) -> tuple[float, float]:
 def net_cost(times: StepTimes, batches: dict[str, int], bn_update_batches: int) -> NetCost:
     """A run's cost from its step times and the data's batch counts (`batches_of`)."""
     per_epoch = batches["train"] * times.train_step
-    per_epoch += (batches["validation"] + min(bn_update_batches, batches["train"])) * times.eval_step
+    bn_batches = min(bn_update_batches, batches["train"]) if times.batch_norm_update else 0
+    per_epoch += (batches["validation"] + bn_batches) * times.eval_step
     fixed = times.build + (times.first_train - times.train_step) + 2 * (times.first_eval - times.eval_step)
     fixed += batches["scoring"] * times.eval_step
     return NetCost(fixed=max(fixed, 0.0), epoch=per_epoch)

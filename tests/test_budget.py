@@ -148,6 +148,9 @@ def test_cost_counts_compilation_once_and_every_batch_of_an_epoch():
     # Once: building, both compilations (inference twice: validation and scoring), the final scoring.
     assert cost.fixed == pytest.approx(1.0 + 4.5 + 2 * 1.9 + 6 * 0.1)
     assert cost.seconds(3) == pytest.approx(cost.fixed + 3 * cost.epoch)
+    # Every batch norm frozen: the update runs no forward pass, and costs nothing.
+    frozen = dataclasses.replace(times, batch_norm_update=False)
+    assert net_cost(frozen, {"train": 10, "validation": 3, "scoring": 6}, 32).epoch == pytest.approx(10 * 0.5 + 3 * 0.1)
 
 
 def test_first_steps_are_timed_on_the_real_data(prepared):
@@ -155,8 +158,18 @@ def test_first_steps_are_timed_on_the_real_data(prepared):
     times = time_first_steps(config)
     assert times.build > 0 and times.train_step > 0 and times.eval_step > 0
     assert times.first_train > times.train_step  # the first step traces and compiles
+    assert not times.batch_norm_update  # conv1d has no batch norm to recompute
     batches = batches_of(config)
     assert batches["train"] >= 1 and batches["validation"] >= 1 and batches["scoring"] >= 2
+
+
+@pytest.mark.parametrize("frozen", [True, False])
+def test_a_frozen_base_under_a_dense_head_pays_no_batch_norm_update(musicnn_prepared, frozen):
+    # musicnn with random weights: frozen as the pretrained base is (its head has no batch norm),
+    # or trained from scratch, batch norms included.
+    settings = {"data": str(musicnn_prepared), "weights": "none", "freeze_base": str(frozen).lower()}
+    config = apply_overrides(default_config("musicnn"), {**settings, "batch_size": "4", "progress": "false"})
+    assert time_first_steps(config, steps=2).batch_norm_update is not frozen
 
 
 def _budgeted_study(prepared, out, cap: int, seconds: float) -> StudyConfig:
