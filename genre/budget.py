@@ -268,7 +268,7 @@ def time_first_steps(config, steps: int = 4) -> StepTimes:
     import keras
 
     from genre.models import get_model
-    from genre.train.callbacks import batch_norms
+    from genre.train.callbacks import trainable_batch_norms
     from genre.train.data_module import DataModule
     from genre.train.task import ClassificationTask
     from genre.train.trainer import seed_everything
@@ -298,8 +298,7 @@ def time_first_steps(config, steps: int = 4) -> StepTimes:
     started = time.perf_counter()
     model.predict(data.validation(limit_batches=steps), callbacks=[record], verbose=0)
     first_eval, eval_step = _first_and_steady(started, ends)
-    trains_batch_norm = any(n.trainable for n in batch_norms(model))
-    return StepTimes(build, first_train, train_step, first_eval, eval_step, trains_batch_norm)
+    return StepTimes(build, first_train, train_step, first_eval, eval_step, bool(trainable_batch_norms(model)))
 
 
 def _first_and_steady(started: float, ends: list[float]) -> tuple[float, float]:

@@ -193,6 +193,12 @@ def batch_norms(model) -> list:
     return found
 
 
+def trainable_batch_norms(model) -> tuple:
+    """The batch norms whose statistics training updates: Keras updates a batch norm only when it is
+    trainable, so frozen ones (a pretrained base's) keep theirs."""
+    return tuple(n for n in batch_norms(model) if n.trainable)
+
+
 def update_batch_norm(model, batches: Iterable) -> int:
     """Sets every training-mode batch norm's moving mean and variance to the average of its batch
     moments over `batches`; returns the batches used. See `BatchNormRecompute`."""
@@ -221,7 +227,7 @@ class BatchNormRecompute:
 
     def __call__(self, batches: Iterable) -> int:
         # Read at each call: a second training phase may unfreeze layers.
-        norms = tuple(n for n in batch_norms(self.model) if n.trainable)
+        norms = trainable_batch_norms(self.model)
         if not norms:
             return 0
         if norms != self.norms:
