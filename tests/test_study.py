@@ -316,3 +316,16 @@ def test_a_study_too_small_to_tune_on_its_folds_stops_before_any_model_trains(pr
     with pytest.raises(ValueError, match=r"--folds 4 over fold r0-f0's training and validation clips: .*too few"):
         run_study(config, log=lambda line: None, tune=lambda study, log: [])
     assert not (tmp_path / "runs").exists()
+
+
+@pytest.mark.parametrize("table", ["DEMO_NETS", "QUICK_NETS"])
+def test_the_demos_net_settings_are_valid_settings_of_each_net(table):
+    import genre.demo as demo
+    from genre.models import MODELS
+    from genre.train.config import apply_overrides
+    from genre.train.fit import default_config
+
+    settings = getattr(demo, table)
+    for name in MODELS:
+        # Every value is converted and every model config validated, as `run_study` would on the day.
+        apply_overrides(default_config(name), settings.get("*", {}) | settings.get(name, {}), origin=table)

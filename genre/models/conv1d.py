@@ -4,6 +4,10 @@ Input: one window, float32 `(window_length, 1)` in [-1, 1] (`genre.data.make_dat
 window_mode="flat")`; the default window is 10000 samples). Layers, as in the study: Conv1D 128 k3 ReLU,
 MaxPool, Conv1D 64 k3 ReLU, MaxPool, Flatten, Dense 100 ReLU, Dropout 0.5, Dense 20 ReLU, Dropout 0.5,
 Dense softmax. Every size is a field of `Conv1DConfig`. The builder returns an uncompiled model.
+
+`pooling` chooses what joins the convolutions to the dense layers: the study's "flatten" (every
+position its own weights: 16M of them into the first dense layer at the default sizes), or "average"
+or "max" over time (one value per filter: the same weights wherever in the window a sound falls).
 """
 
 from __future__ import annotations
@@ -16,6 +20,8 @@ from genre.search_space import Choice, FloatParam, IntParam, SearchSpace
 
 if TYPE_CHECKING:
     import keras
+
+POOLINGS = ("flatten", "average", "max")
 
 
 @dataclass(frozen=True)
@@ -30,6 +36,7 @@ class Conv1DConfig:
     pool_size: int = 2
     dense_units: tuple[int, ...] = (100, 20)
     dropout: float = 0.5
+    pooling: str = "flatten"
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -38,6 +45,8 @@ class Conv1DConfig:
         check_positive("kernel_size", self.kernel_size)
         check_positive("pool_size", self.pool_size)
         check_rate("dropout", self.dropout)
+        if self.pooling not in POOLINGS:
+            raise ValueError(f"unknown pooling {self.pooling!r}; valid poolings are {list(POOLINGS)}")
 
 
 # What a tuner may vary, around the study's sizes; the default window (10000 samples) fits all of it.
@@ -47,6 +56,7 @@ SEARCH_SPACE: SearchSpace = {
     "kernel_size": IntParam(3, 9, step=2),
     "dense_units": Choice(("100,20", "128", "64,32")),
     "dropout": FloatParam(0.0, 0.6),
+    "pooling": Choice(POOLINGS),
 }
 
 
@@ -77,7 +87,12 @@ def build(config: Conv1DConfig, input_shape: tuple[int, ...], num_classes: int) 
             filters, config.kernel_size, activation="relu", kernel_initializer=seeds.kernel(), name=f"conv{i}"
         )(x)
         x = BlockMaxPooling1D(config.pool_size, name=f"pool{i}")(x)
-    x = keras.layers.Flatten(name="flatten")(x)
+    if config.pooling == "flatten":
+        x = keras.layers.Flatten(name="flatten")(x)
+    elif config.pooling == "average":
+        x = keras.layers.GlobalAveragePooling1D(name="average_over_time")(x)
+    else:
+        x = keras.layers.GlobalMaxPooling1D(name="max_over_time")(x)
     for i, units in enumerate(config.dense_units, start=1):
         x = keras.layers.Dense(units, activation="relu", kernel_initializer=seeds.kernel(), name=f"dense{i}")(x)
         x = keras.layers.Dropout(config.dropout, seed=seeds.next(), name=f"dropout{i}")(x)

@@ -199,11 +199,27 @@ def test_conv1d_matches_the_study():
         ({"dense_units": (100, 0)}, "dense_units"),
         ({"dropout": 1.0}, "dropout"),
         ({"kernel_size": 0}, "kernel_size"),
+        ({"pooling": "mean"}, r"unknown pooling 'mean'.*\['flatten', 'average', 'max'\]"),
     ],
 )
 def test_conv1d_config_rejects_bad_values(kwargs, match):
     with pytest.raises(ValueError, match=match):
         Conv1DConfig(**kwargs)
+
+
+@pytest.mark.parametrize("pooling, layer", [("average", "GlobalAveragePooling1D"), ("max", "GlobalMaxPooling1D")])
+def test_conv1d_pooled_over_time_has_the_same_weights_for_any_window(pooling, layer):
+    config = Conv1DConfig(filters=(4, 6), dense_units=(8,), pooling=pooling)
+    short, long = (MODELS["conv1d"].build(config, (n, 1), 3) for n in (64, 1024))
+    assert type(short.layers[5]).__name__ == layer
+    assert short.count_params() == long.count_params()
+    assert tuple(long.layers[5].output.shape) == (None, 6)
+    # Flattening gives every position its own weights: a longer window, more of them.
+    flat = Conv1DConfig(filters=(4, 6), dense_units=(8,))
+    assert (
+        MODELS["conv1d"].build(flat, (1024, 1), 3).count_params()
+        > MODELS["conv1d"].build(flat, (64, 1), 3).count_params()
+    )
 
 
 def test_conv1d_rejects_a_window_too_short():
