@@ -28,7 +28,9 @@ POOLINGS = ("flatten", "average", "max")
 class Conv1DConfig:
     """Sizes of the study's net. `filters` and `dense_units` give one layer per value, in order.
 
-    seed: seeds the initialisers and the dropout layers, so a config builds the same weights every time.
+    pooling: what joins the convolutions to the dense layers, one of `POOLINGS` (see the module's
+    docstring). seed: seeds the initialisers and the dropout layers, so a config builds the same
+    weights every time.
     """
 
     filters: tuple[int, ...] = (128, 64)
