@@ -267,19 +267,15 @@ def time_first_steps(config, steps: int = 4) -> StepTimes:
     (`model.predict` on the validation pipeline) of `config`'s net, timed batch by batch."""
     import keras
 
-    from genre.models import get_model
     from genre.train.callbacks import trainable_batch_norms
-    from genre.train.data_module import DataModule
-    from genre.train.task import ClassificationTask
+    from genre.train.fit import training_setup
     from genre.train.trainer import seed_everything
 
-    spec = get_model(config.model)
-    data = DataModule.from_config(
-        config.data, spec.feature_kind, spec.window_mode, config.trainer.seed, splits=("train", "validation")
-    )
     seed_everything(config.trainer.seed, deterministic=False)
     started = time.perf_counter()
-    task = ClassificationTask(spec, config.model_config, config.optim, data.input_shape, len(data.genres))
+    # The run's own data and task: a head trained alone on a frozen base's outputs pays their encoding
+    # (or the read of its cache) once, here in its build.
+    data, task = training_setup(config, ("train", "validation"))
     model = task.build_model()
     task.compile(model, total_steps=steps)
     build = time.perf_counter() - started

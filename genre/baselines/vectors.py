@@ -38,20 +38,9 @@ def _stored_split(data: Path, split: str, layer: str, fold: Fold | None = None) 
 
 
 def _embeddings_split(data: Path, split: str, layer: str, fold: Fold | None = None) -> tuple[np.ndarray, np.ndarray]:
-    from genre.data.manifest import read_manifest
-    from genre.data.pipeline import fold_track_ids, track_ids
     from genre.models.musicnn_embeddings import musicnn_embeddings
 
-    if fold is None:
-        return musicnn_embeddings(data, split, layer)
-    # The embeddings are cached per split folder: a fold's role takes its clips from each, in stored order.
-    manifest = read_manifest(data)
-    wanted = fold_track_ids(manifest, fold, split)
-    parts = [(musicnn_embeddings(data, s, layer), track_ids(data, s)) for s in manifest.shards]
-    x = np.concatenate([xy[0] for xy, _ in parts])
-    y = np.concatenate([xy[1] for xy, _ in parts])
-    keep = np.isin(np.concatenate([ids for _, ids in parts]), wanted)
-    return x[keep], y[keep]
+    return musicnn_embeddings(data, split, layer, fold=fold)
 
 
 def _embeddings_of(patches: np.ndarray, layer: str) -> np.ndarray:

@@ -151,6 +151,47 @@ def make_epoch_legs(
     all), so a run on several hosts follows a run on one. Every process reads every shard and
     shuffles the same way; it converts (and so holds in memory as float32) only its own block.
     """
+    base, examples = _examples(
+        data_dir, split, kind, window_mode, cache, verify, manifest, file_shuffle_seed=None, fold=fold
+    )
+    return epoch_legs(
+        base,
+        examples,
+        _finish(kind, with_track_id=False),
+        first_epoch=first_epoch,
+        first_step=first_step,
+        epochs=epochs,
+        batch_size=batch_size,
+        seed=seed,
+        limit_batches=limit_batches,
+        drop_remainder=drop_remainder,
+        shuffle_buffer=shuffle_buffer,
+        process_index=process_index,
+        process_count=process_count,
+        what=split,
+    )
+
+
+def epoch_legs(
+    base,
+    examples: int,
+    finish,
+    *,
+    first_epoch: int,
+    first_step: int,
+    epochs: int,
+    batch_size: int = 32,
+    seed: int = 0,
+    limit_batches: int | None = None,
+    drop_remainder: bool = False,
+    shuffle_buffer: int = 8192,
+    process_index: int = 0,
+    process_count: int = 1,
+    what: str = "train",
+) -> tuple[list[EpochLeg], int]:
+    """`make_epoch_legs` over any stream of `examples` examples in one fixed order (`base`, a
+    `tf.data.Dataset` of `(x, y, track_id)`), each turned into the model's `(x, y)` by `finish`. The
+    shards' examples go through it, and so do a frozen base's outputs (`genre.train.encoded_data`)."""
     import tensorflow as tf
 
     if not 0 <= first_epoch < epochs:
@@ -163,18 +204,14 @@ def make_epoch_legs(
     if process_count > 1 and not drop_remainder:
         raise ValueError("several processes split whole batches: pass drop_remainder=True")
     local_batch = batch_size // process_count
-    base, examples = _examples(
-        data_dir, split, kind, window_mode, cache, verify, manifest, file_shuffle_seed=None, fold=fold
-    )
     steps = examples // batch_size if drop_remainder else -(-examples // batch_size)
     if steps == 0:
-        raise ValueError(f"{split} holds {examples} examples: not one whole batch of {batch_size}")
+        raise ValueError(f"{what} holds {examples} examples: not one whole batch of {batch_size}")
     if limit_batches is not None:
         steps = min(steps, limit_batches)
     if not 0 <= first_step < steps:
         raise ValueError(f"need 0 <= first_step < {steps} (the steps of an epoch), got first_step={first_step}")
     buffer = min(shuffle_buffer, max(examples, 1))
-    finish = _finish(kind, with_track_id=False)
 
     def one_epoch(epoch: int, skip_batches: int = 0):
         # Python-int seeds: a tensor seed trips TensorFlow's check against the global seed.

@@ -65,6 +65,12 @@ class ModelSpec:
     search_space: SearchSpace = field(default_factory=dict)
     # The net's default learning rate where the shared default (`OptimConfig`'s) does not suit it.
     learning_rate: float | None = None
+    # A frozen base a head alone can learn from (`genre.train.encoded_data`): `encoder(config)` gives it
+    # where it applies to `config` (else None); `build_head(config, (dim,), classes)` builds the head
+    # on the base's outputs, and `compose(config, head, input_shape, classes)` the whole net around it.
+    encoder: Callable[[Any], Any] | None = None
+    build_head: Callable[[Any, tuple[int, ...], int], keras.Model] | None = None
+    compose: Callable[[Any, keras.Model, tuple[int, ...], int], keras.Model] | None = None
 
     def default_config(self) -> Any:
         return self.config_class()
@@ -103,6 +109,9 @@ MODELS: dict[str, ModelSpec] = {
         preflight=musicnn.check_weights,
         fine_tune=musicnn.unfreeze,
         search_space=musicnn.SEARCH_SPACE,
+        encoder=musicnn.encoder,
+        build_head=musicnn.build_head,
+        compose=musicnn.compose,
         # With the base frozen only the head (one softmax layer) trains: at 1e-3 it needs 8 epochs to
         # reach what 1e-2 reaches in 1 (validation patches of the demo's set: 21% against 46% after
         # 2 epochs). With weights="none" the whole net trains: set a lower one.

@@ -319,13 +319,64 @@ def build(config: MusicnnConfig, input_shape: tuple[int, ...], num_classes: int)
     # A frozen base runs its batch norms (and dropouts) in inference mode, in both training phases.
     outputs = base(inputs, training=False) if config.frozen else base(inputs)
     x = outputs[TAGGER_OUTPUTS[VARIANTS[config.variant]].index(config.head_layer)]
+    return keras.Model(inputs, _head(keras, x, config, seeds, num_classes), name="musicnn")
+
+
+def _head(keras, x, config: MusicnnConfig, seeds: Seeds, num_classes: int):
     x = keras.layers.Dropout(config.dropout, seed=seeds.next(), name="head_dropout")(x)
     if config.dense_units:
         x = keras.layers.Dense(config.dense_units, activation="relu", kernel_initializer=seeds.kernel(), name="head")(x)
-    outputs = keras.layers.Dense(
+    return keras.layers.Dense(
         num_classes, activation="softmax", kernel_initializer=seeds.kernel(), dtype="float32", name="probabilities"
     )(x)
-    return keras.Model(inputs, outputs, name="musicnn")
+
+
+# ---- the head alone, on the frozen tagger's outputs ----------------------------------------------
+
+
+def encoder(config: MusicnnConfig) -> TaggerEncoder | None:
+    """The frozen pretrained tagger as an encoder (`genre.train.encoded_data`) when only the head trains:
+    the base frozen with its published weights and no fine-tuning phase. None otherwise."""
+    if not (config.frozen and config.weights == "pretrained" and config.fine_tune_epochs == 0):
+        return None
+    return TaggerEncoder(config.variant, config.head_layer, config.cache_dir)
+
+
+@dataclass(frozen=True)
+class TaggerEncoder:
+    """What the frozen base says of each patch: one tagger output (`layer`), computed once per split and
+    cached with every other (`genre.models.musicnn_embeddings.tagger_outputs`)."""
+
+    variant: str
+    layer: str
+    cache_dir: str | None = None
+
+    def outputs(self, data_dir: Path, split: str, fold=None):
+        """(clips, patches, dim) outputs, labels, track ids, and the seconds the tagger took over them."""
+        from genre.models.musicnn_embeddings import tagger_outputs
+
+        out = tagger_outputs(data_dir, split, fold=fold, variant=self.variant, cache_dir=self.cache_dir)
+        return out.layers[self.layer], out.labels, out.track_ids, out.seconds
+
+
+def build_head(config: MusicnnConfig, input_shape: tuple[int, ...], num_classes: int) -> keras.Model:
+    """The genre head of `build` alone, on the tagger output `config.head_layer` (`input_shape` = (dim,)),
+    initialised as `build` initialises it (the same seeds); uncompiled."""
+    import keras
+
+    seeds = Seeds(config.seed)
+    seeds.next()  # the base's, in `build`
+    inputs = keras.Input(shape=tuple(input_shape), dtype="float32", name=config.head_layer)
+    return keras.Model(inputs, _head(keras, inputs, config, seeds, num_classes), name="musicnn_head")
+
+
+def compose(config: MusicnnConfig, head: keras.Model, input_shape: tuple[int, ...], num_classes: int) -> keras.Model:
+    """The whole net of `build` (its pretrained base) with the trained weights of `head` (`build_head`)."""
+    model = build(config, input_shape, num_classes)
+    for layer in head.layers:
+        if layer.weights:
+            model.get_layer(layer.name).set_weights(layer.get_weights())
+    return model
 
 
 def unfreeze(model: keras.Model, config: MusicnnConfig) -> None:

@@ -21,9 +21,11 @@ from typing import TYPE_CHECKING
 from genre.data.manifest import MANIFEST_NAME, read_manifest
 from genre.evaluate import RunMetrics, data_summary, score_split, score_splits
 from genre.run_dir import RunDir
+from genre.train.checkpoint import save_model
 from genre.train.config import FitConfig, OptimConfig
 from genre.train.data_module import DataModule
-from genre.train.distributed import ClusterConfig, Processes, connect
+from genre.train.distributed import SINGLE_PROCESS, ClusterConfig, Processes, connect
+from genre.train.encoded_data import encode
 from genre.train.inference import predict_file, predict_split, predictions
 from genre.train.task import ClassificationTask
 from genre.train.trainer import Trainer
@@ -32,6 +34,7 @@ if TYPE_CHECKING:
     from genre.data.folds import Fold
 
 FINE_TUNE_PHASE = "finetune"
+WHOLE_MODEL = "model.keras"  # a head trained alone, composed with its frozen base
 
 
 def default_config(model: str) -> FitConfig:
@@ -93,6 +96,55 @@ def _train_and_evaluate(config, run, resume, callbacks, evaluate_test, fold, clu
     if not processes.writes:  # one progress bar for the run, process 0's (a resumed run's config included)
         config = replace(config, trainer=replace(config.trainer, progress=False))
     splits = ("train", "validation", "test") if evaluate_test else ("train", "validation")
+    data, task = training_setup(config, splits, fold, processes)
+    if not resume:
+        run_dir.start(config.to_dict(), Path(config.data.data) / MANIFEST_NAME)
+        run_dir.write_fold(fold)
+    trainer = Trainer(config.trainer, list(callbacks), cluster=cluster)
+    model, result = trainer.fit(task, data, run_dir, run_config=config.to_dict(), resume=resume)
+    model, result = _fine_tune(trainer, task, data, run_dir, config, model, result, resume)
+
+    chosen = result.best_checkpoint
+    if chosen is not None:
+        model = load_model(chosen)
+    limit = 1 if config.trainer.fast_dev_run else None
+
+    def predict(split):
+        probabilities, labels, ids, seconds = predict_split(model, data.clips(split, limit))
+        if task.head_only:  # the base's share of scoring these clips, from their encoding
+            seconds += data.encode_seconds(split, limit)
+        return probabilities, labels, ids, seconds
+
+    scores, seconds_per_clip = score_splits(predict, splits[1:], data.genres)
+    if task.head_only and chosen is not None:
+        # The run's model is the whole net, base and trained head: what `predict` and `evaluate` load.
+        whole = spec.compose(config.model_config, model, data.raw_input_shape, len(data.genres))
+        chosen = run_dir.path / WHOLE_MODEL
+        save_model(whole, chosen, config.to_dict())
+    metrics = RunMetrics(
+        model=config.model,
+        backend=_backend(),
+        features=spec.feature_kind,
+        data=data_summary(config.data.data, data.manifest),
+        epochs=result.epochs,
+        stopped_early=result.stopped_early,
+        train_seconds=result.train_seconds,
+        checkpoint=str(chosen.relative_to(run_dir.path)) if chosen else None,
+        splits=scores,
+        inference_seconds_per_clip=seconds_per_clip,
+        fast_dev_run=config.trainer.fast_dev_run,
+    ).to_dict()
+    run_dir.write_metrics(metrics)
+    return metrics
+
+
+def training_setup(config: FitConfig, splits: tuple[str, ...], fold=None, processes: Processes = SINGLE_PROCESS):
+    """The data a run of `config` trains on, and its task: the shards through the model's pipeline, or,
+    where the model's spec has an encoder for this config, a frozen base's outputs and the head alone
+    (`genre.train.encoded_data`). Checks what the model needs (`ModelSpec.preflight`) first."""
+    from genre.models import get_model
+
+    spec = get_model(config.model)
     data = DataModule.from_config(
         config.data,
         spec.feature_kind,
@@ -104,36 +156,13 @@ def _train_and_evaluate(config, run, resume, callbacks, evaluate_test, fold, clu
     )
     if spec.preflight is not None:
         spec.preflight(config.model_config, data.input_shape)
-    if not resume:
-        run_dir.start(config.to_dict(), Path(config.data.data) / MANIFEST_NAME)
-        run_dir.write_fold(fold)
-    task = ClassificationTask(spec, config.model_config, config.optim, data.input_shape, len(data.genres))
-    trainer = Trainer(config.trainer, list(callbacks), cluster=cluster)
-    model, result = trainer.fit(task, data, run_dir, run_config=config.to_dict(), resume=resume)
-    model, result = _fine_tune(trainer, task, data, run_dir, config, model, result, resume)
-
-    if result.best_checkpoint is not None:
-        model = load_model(result.best_checkpoint)
-    limit = 1 if config.trainer.fast_dev_run else None
-
-    scores, seconds_per_clip = score_splits(
-        lambda split: predict_split(model, data.clips(split, limit)), splits[1:], data.genres
+    encoder = spec.encoder(config.model_config) if spec.encoder is not None else None
+    if encoder is not None:
+        data = encode(data, encoder, splits)
+    task = ClassificationTask(
+        spec, config.model_config, config.optim, data.input_shape, len(data.genres), head_only=encoder is not None
     )
-    metrics = RunMetrics(
-        model=config.model,
-        backend=_backend(),
-        features=spec.feature_kind,
-        data=data_summary(config.data.data, data.manifest),
-        epochs=result.epochs,
-        stopped_early=result.stopped_early,
-        train_seconds=result.train_seconds,
-        checkpoint=str(result.best_checkpoint.relative_to(run_dir.path)) if result.best_checkpoint else None,
-        splits=scores,
-        inference_seconds_per_clip=seconds_per_clip,
-        fast_dev_run=config.trainer.fast_dev_run,
-    ).to_dict()
-    run_dir.write_metrics(metrics)
-    return metrics
+    return data, task
 
 
 def _fine_tune(trainer, task, data, run, config, model, first, resume):

@@ -20,9 +20,12 @@ class ClassificationTask:
     optim: OptimConfig
     input_shape: tuple[int, ...]
     num_classes: int
+    # The head alone, on a frozen base's outputs (`genre.train.encoded_data`): `spec.build_head`.
+    head_only: bool = False
 
     def build_model(self):
-        return self.spec.build(self.model_config, self.input_shape, self.num_classes)
+        build = self.spec.build_head if self.head_only else self.spec.build
+        return build(self.model_config, self.input_shape, self.num_classes)
 
     def make_optimizer(self, total_steps: int, learning_rate: float | None = None):
         import keras

@@ -159,7 +159,7 @@ def test_embeddings_of_a_prepared_split_are_cached_by_weights_and_layer(musicnn_
     _, labels, _ = load_arrays(musicnn_prepared, "train", "musicnn")
     assert x.shape == (len(labels), 400) and np.isfinite(x).all()
     np.testing.assert_array_equal(y, labels)
-    [cached] = (musicnn_prepared / "embeddings").glob("MSD_musicnn-penultimate-*-train.npz")
+    [cached] = (musicnn_prepared / "embeddings").glob("MSD_musicnn-outputs-*-train.npz")
     np.testing.assert_array_equal(
         emb.musicnn_embeddings(musicnn_prepared, "train", "penultimate", cache_dir=musicnn_cache)[0], x
     )
@@ -239,3 +239,91 @@ def test_baseline_on_musicnn_embeddings(musicnn_prepared, musicnn_cache, tmp_pat
     assert main(["predict", "--run", str(run), str(REAL_MP3), "--json"]) == 0
     result = json.loads(capsys.readouterr().out)
     assert sorted(result["probabilities"].values())[-2:] == [0.0, 1.0] and len(result["top"]) == 3
+
+
+def test_a_folds_tagger_outputs_are_its_clips_of_each_splits_outputs(musicnn_prepared, musicnn_cache):
+    from genre.data.folds import Fold
+
+    by_split = {s: emb.tagger_outputs(musicnn_prepared, s, cache_dir=musicnn_cache) for s in ("train", "test")}
+    ids = np.concatenate([by_split["train"].track_ids[:3], by_split["test"].track_ids[:2]])
+    rest = np.setdiff1d(np.concatenate([o.track_ids for o in by_split.values()]), ids)
+    fold = Fold(0, 0, train=np.sort(ids), validation=rest[:2], test=rest[2:])
+    role = emb.tagger_outputs(musicnn_prepared, "train", fold=fold, cache_dir=musicnn_cache)
+    np.testing.assert_array_equal(np.sort(role.track_ids), np.sort(ids))
+    for name, values in role.layers.items():
+        for i, track in enumerate(role.track_ids):
+            split = "train" if track in by_split["train"].track_ids else "test"
+            j = list(by_split[split].track_ids).index(track)
+            np.testing.assert_array_equal(values[i], by_split[split].layers[name][j])
+
+
+def _head_only_config(data, cache, **more):
+    from genre.train.config import apply_overrides
+    from genre.train.fit import default_config
+
+    settings = {"data": str(data), "cache_dir": str(cache), "fine_tune_epochs": "0", "batch_size": "4"}
+    settings |= {"progress": "false", "tensorboard": "false", **more}
+    return apply_overrides(default_config("musicnn"), settings)
+
+
+def test_a_frozen_pretrained_base_trains_its_head_alone_and_the_run_keeps_the_whole_net(
+    musicnn_prepared, musicnn_cache, tmp_path
+):
+    from genre.models import load_model
+    from genre.train.fit import WHOLE_MODEL, evaluate_run, train_and_evaluate
+
+    config = _head_only_config(musicnn_prepared, musicnn_cache, max_epochs="2", dense_units="8")
+    assert mn.encoder(config.model_config) is not None
+    assert mn.encoder(_head_only_config(musicnn_prepared, musicnn_cache, fine_tune_epochs="1").model_config) is None
+    run = tmp_path / "run"
+    metrics = train_and_evaluate(config, run)
+    assert metrics["epochs"] == 2 and metrics["checkpoint"] == WHOLE_MODEL
+    # The epochs' checkpoints are the head alone, on the tagger's 200 penultimate values ...
+    [kept] = (run / "checkpoints").glob("epoch=*.keras")
+    assert load_model(kept).inputs[0].shape[1:] == (200,)
+    # ... and the run's model is the whole net, which scores the clips' patches as the head scored
+    # their encodings.
+    whole = load_model(run / WHOLE_MODEL)
+    assert whole.get_layer(mn.BASE_NAME) is not None and whole.inputs[0].shape[1:] == (187, 96)
+    again = evaluate_run(run, "validation")
+    assert again["accuracy"] == metrics["val"]["accuracy"] and again["clips"] == metrics["val"]["clips"]
+    assert again["predictions"] == metrics["val"]["predictions"]
+    assert again["window_accuracy"] == pytest.approx(metrics["val"]["window_accuracy"])
+
+
+def test_the_head_alone_starts_as_the_whole_nets_head_and_composes_back(musicnn_cache):
+    config = mn.MusicnnConfig(cache_dir=str(musicnn_cache), dense_units=8, seed=3, fine_tune_epochs=0)
+    whole, head = mn.build(config, (187, 96), 5), mn.build_head(config, (200,), 5)
+    assert [layer.name for layer in head.layers if layer.weights] == ["head", "probabilities"]
+    for layer in (layer for layer in head.layers if layer.weights):
+        for a, b in zip(layer.get_weights(), whole.get_layer(layer.name).get_weights(), strict=True):
+            np.testing.assert_array_equal(a, b)
+    rng = np.random.default_rng(0)
+    head.get_layer("probabilities").set_weights([rng.normal(size=(8, 5)).astype("float32"), np.ones(5, "float32")])
+    patches = rng.uniform(0, 3, (3, 187, 96)).astype("float32")
+    tagger = keras.Model(whole.get_layer(mn.BASE_NAME).inputs, whole.get_layer(mn.BASE_NAME).outputs[1])
+    expected = head.predict_on_batch(tagger.predict_on_batch(patches))
+    composed = mn.compose(config, head, (187, 96), 5)
+    np.testing.assert_allclose(composed.predict_on_batch(patches), expected, rtol=1e-5, atol=1e-6)
+
+
+def test_encoded_epochs_resume_inside_an_epoch_with_the_same_batches(musicnn_prepared, musicnn_cache):
+    from genre.train.fit import training_setup
+
+    config = _head_only_config(musicnn_prepared, musicnn_cache)
+    data, task = training_setup(config, ("train", "validation"))
+    assert task.head_only and data.input_shape == (200,)
+    [whole], steps = data.train_epochs(0, 2)
+    batches = [(x, y) for x, y in whole.batches.as_numpy_iterator()]
+    assert steps == data.steps_per_epoch() and len(batches) == 2 * steps
+    legs, _ = data.train_epochs(0, 2, first_step=2)
+    resumed = [(x, y) for leg in legs for x, y in leg.batches.as_numpy_iterator()]
+    assert len(resumed) == len(batches) - 2
+    for (x, y), (rx, ry) in zip(batches[2:], resumed, strict=True):
+        np.testing.assert_array_equal(x, rx)
+        np.testing.assert_array_equal(y, ry)
+    # Epochs differ in order, and every training patch is in each.
+    first = np.concatenate([x for x, _ in batches[:steps]])
+    second = np.concatenate([x for x, _ in batches[steps:]])
+    assert not np.array_equal(first, second)
+    np.testing.assert_array_equal(np.sort(first, axis=0), np.sort(second, axis=0))
