@@ -43,7 +43,11 @@ def clip_embeddings(
     model = model or pretrained_tagger(variant, cache_dir, frames=patches.shape[2])
     clips, per_clip = patches.shape[:2]
     out = predict_patches(model, patches.reshape(clips * per_clip, *patches.shape[2:]), batch_size)
-    values = out[TAGGER_OUTPUTS[arch].index(layer)].reshape(clips, per_clip, -1)
+    return _pooled(out[TAGGER_OUTPUTS[arch].index(layer)].reshape(clips, per_clip, -1))
+
+
+def _pooled(values: np.ndarray) -> np.ndarray:
+    """`(clips, patches, dim)` -> `(clips, 2 * dim)`: the mean, then the std, over each clip's patches."""
     return np.concatenate([values.mean(axis=1), values.std(axis=1)], axis=1).astype(np.float32)
 
 
@@ -66,9 +70,7 @@ def musicnn_embeddings(
     outputs = tagger_outputs(
         data_dir, split, fold=fold, variant=variant, cache_dir=cache_dir, cache=cache, batch_size=batch_size
     )
-    values = outputs.layers[layer]
-    x = np.concatenate([values.mean(axis=1), values.std(axis=1)], axis=1).astype(np.float32)
-    return x, outputs.labels
+    return _pooled(outputs.layers[layer]), outputs.labels
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,6 @@ batches an uninterrupted one saw. An example is one window (patch) of a clip, as
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -51,7 +50,6 @@ class EncodedData:
 
     data: DataModule
     splits: dict[str, EncodedSplit] = field(repr=False)
-    seconds: float  # what building this took: the encoding, or reading it from a cache
 
     @property
     def config(self):
@@ -103,13 +101,15 @@ class EncodedData:
         )
 
     def validation(self, limit_batches: int | None = None, exact_batches: bool = False):
-        ds = self.splits["validation"].flat().map(_drop_track_id).batch(self.config.batch_size, exact_batches)
+        ds = self._batches("validation", exact_batches)
         return ds.take(limit_batches) if limit_batches is not None else ds
 
     def train_sample(self, batches: int, exact_batches: bool = False):
-        return (
-            self.splits["train"].flat().map(_drop_track_id).batch(self.config.batch_size, exact_batches).take(batches)
-        )
+        """The first `batches` training batches in stored order, unshuffled."""
+        return self._batches("train", exact_batches).take(batches)
+
+    def _batches(self, split: str, exact_batches: bool):
+        return self.splits[split].flat().map(_drop_track_id).batch(self.config.batch_size, exact_batches)
 
     def clips(self, split: str, limit_batches: int | None = None):
         """(x, label, track id) batches with a clip's windows together, for clip-level scoring."""
@@ -130,12 +130,11 @@ class EncodedData:
 def encode(data: DataModule, encoder: Any, splits: tuple[str, ...]) -> EncodedData:
     """`splits` of `data` through `encoder` (an object with `outputs(data_dir, split, fold)`, e.g.
     `genre.models.musicnn.TaggerEncoder`)."""
-    started = time.perf_counter()
     encoded = {}
     for split in splits:
         x, labels, ids, seconds = encoder.outputs(data.config.data, split, fold=data.fold)
         encoded[split] = EncodedSplit(np.asarray(x, np.float32), np.asarray(labels), np.asarray(ids), seconds)
-    return EncodedData(data, encoded, time.perf_counter() - started)
+    return EncodedData(data, encoded)
 
 
 def _drop_track_id(x, y, t):
